@@ -1,0 +1,155 @@
+"""The only httpx code: send one request, stamp every network read with the injected clock, compute nothing.
+
+Between a read and its timestamp there is one clock call and one list append; SSE decoding, JSON parsing and
+token counting happen after the stream, in pure code (``probe.derive``), so the measurer does not move the
+measurement. Transport failures become data on the :class:`~probe.model.Exchange`, never exceptions.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import anyio
+import httpx
+
+from probe.model import ErrorKind, Exchange, HttpRequest, Timeouts
+
+Clock = Callable[[], int]
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+"""A response body larger than this is cut and recorded as ``too_large`` (an endless or runaway stream)."""
+
+
+def make_http_client(*, max_connections: int, verify: bool | ssl.SSLContext = True) -> httpx.AsyncClient:
+    """One pooled client per run, with room for every concurrent stream (a pool wait would count as latency).
+
+    Timeouts are set per request; environment proxies are ignored so a measurement is of the endpoint itself.
+    """
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    return httpx.AsyncClient(limits=limits, timeout=None, trust_env=False, verify=verify, follow_redirects=False)
+
+
+def utc_now_iso() -> str:
+    """The one wall-clock stamp per sample, for humans and windows; never used for durations."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def exchange(
+    client: httpx.AsyncClient,
+    request: HttpRequest,
+    timeouts: Timeouts,
+    *,
+    clock: Clock = time.perf_counter_ns,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Exchange:
+    """Send ``request`` and record what came back, read by read.
+
+    Deadlines: ``connect_s`` for the connection, ``first_byte_s`` until the response headers, ``stall_s`` between
+    two reads of the body, ``total_s`` for everything. Whatever happens, an :class:`Exchange` is returned.
+    """
+    record = Exchange(started_ns=clock(), started_at=utc_now_iso())
+    phase_marks: dict[str, int] = {}
+
+    async def trace(name: str, info: dict[str, Any]) -> None:
+        phase_marks[name] = clock()
+
+    # httpcore reads the "read" timeout when it starts waiting for headers and again when the body starts, so
+    # switching it after the headers gives a first-byte deadline and then a stall deadline at no per-read cost.
+    timeout_extension = {
+        "connect": timeouts.connect_s,
+        "read": timeouts.first_byte_s,
+        "write": timeouts.connect_s,
+        "pool": timeouts.connect_s,
+    }
+    http_request = client.build_request(
+        request.method,
+        request.url,
+        headers=list(request.headers) + list(request.secret_headers),
+        content=request.body,
+        extensions={"timeout": timeout_extension, "trace": trace},
+    )
+    reads = record.reads
+    received = 0
+    response: httpx.Response | None = None
+    with anyio.move_on_after(timeouts.total_s) as deadline:
+        try:
+            response = await client.send(http_request, stream=True)
+            record.headers_ns = phase_marks.get("http11.receive_response_headers.complete") or clock()
+            record.status = response.status_code
+            record.content_type = response.headers.get("content-type")
+            record.retry_after = _retry_after(response.headers)
+            timeout_extension["read"] = timeouts.stall_s
+            async for chunk in response.aiter_raw():
+                reads.append((clock(), chunk))
+                received += len(chunk)
+                if received > max_body_bytes:
+                    record.truncated = True
+                    break
+        except httpx.TimeoutException as error:
+            record.failure = _timeout_failure(error, headers_seen=record.status is not None, timeouts=timeouts)
+        except httpx.HTTPError as error:
+            record.failure = _transport_failure(error, headers_seen=record.status is not None)
+        except ssl.SSLError as error:  # some TLS failures escape httpx's mapping
+            record.failure = ("connect", f"TLS failure: {type(error).__name__}")
+        finally:
+            if response is not None:
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
+    record.ended_ns = clock()
+    if deadline.cancelled_caught:
+        record.failure = ("timeout", f"no complete response within the total timeout of {timeouts.total_s:g} s")
+    _set_connection_times(record, phase_marks)
+    return record
+
+
+def _retry_after(headers: httpx.Headers) -> str | None:
+    """Azure's ``retry-after-ms`` is more precise than ``retry-after``; keep the raw seconds text either way."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return f"{float(milliseconds) / 1000:g}"
+        except ValueError:
+            pass
+    return headers.get("retry-after")
+
+
+def _timeout_failure(error: httpx.TimeoutException, *, headers_seen: bool, timeouts: Timeouts) -> tuple[ErrorKind, str]:
+    if isinstance(error, httpx.ConnectTimeout):
+        return "timeout", f"could not connect within {timeouts.connect_s:g} s"
+    if isinstance(error, httpx.ReadTimeout):
+        if headers_seen:
+            return "stall", f"no byte for {timeouts.stall_s:g} s in the middle of the stream"
+        return "timeout", f"no response headers within {timeouts.first_byte_s:g} s"
+    return "timeout", f"{type(error).__name__} while sending the request"
+
+
+def _transport_failure(error: httpx.HTTPError, *, headers_seen: bool) -> tuple[ErrorKind, str]:
+    """Map httpx's exceptions to an error kind. Messages name the kind of failure, never the request itself."""
+    if isinstance(error, httpx.ConnectError):
+        cause = str(error).lower()
+        if "ssl" in cause or "certificate" in cause or "tls" in cause:
+            return "connect", "TLS handshake failed"
+        if "name or service" in cause or "nodename" in cause or "getaddrinfo" in cause or "resolution" in cause:
+            return "connect", "DNS lookup failed"
+        return "connect", "connection failed (refused or unreachable)"
+    if isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError)):
+        if headers_seen:
+            return "disconnect", "connection closed in the middle of the stream"
+        return "disconnect", "connection closed before the response headers"
+    if isinstance(error, httpx.UnsupportedProtocol):
+        return "connect", "unsupported URL scheme"
+    return "connect", f"transport error: {type(error).__name__}"
+
+
+def _set_connection_times(record: Exchange, marks: dict[str, int]) -> None:
+    """Connect and TLS durations, only when this request opened a new connection."""
+    started, completed = marks.get("connection.connect_tcp.started"), marks.get("connection.connect_tcp.complete")
+    if started is not None and completed is not None:
+        record.connect_ns = completed - started
+    started, completed = marks.get("connection.start_tls.started"), marks.get("connection.start_tls.complete")
+    if started is not None and completed is not None:
+        record.tls_ns = completed - started

@@ -1,0 +1,290 @@
+"""providers.toml -> frozen dataclasses, parsed once at the edge.
+
+Every problem raises :class:`ConfigError` whose message names the file, the table, the key and what is wrong,
+in one line. The file holds the *name* of the environment variable with each key, never a key; resolving keys
+from an environment mapping is the caller's job (:func:`resolve_keys`), so nothing here reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from probe.dialects import dialect_names, get_dialect
+from probe.model import AUTH_STYLES, AuthStyle, Timeouts
+
+
+class ConfigError(Exception):
+    """A problem in providers.toml; ``str()`` is one line naming file, table, key and problem."""
+
+    def __init__(self, path: str, table: str, key: str | None, problem: str) -> None:
+        where = f"[{table}]" + (f" {key}" if key else "")
+        super().__init__(f"{path}: {where}: {problem}")
+        self.path, self.table, self.key, self.problem = path, table, key, problem
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    name: str  # canonical name, shared across providers: what reports compare
+    id: str  # the provider's own model id (or Azure deployment)
+    input_price: float | None = None  # USD per 1M tokens, overrides the price catalogue
+    output_price: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    name: str
+    api: str
+    base_url: str
+    api_key_env: str | None
+    auth: AuthStyle
+    models: tuple[ModelConfig, ...]
+    headers: tuple[tuple[str, str], ...] = ()
+    query: tuple[tuple[str, str], ...] = ()
+    extra_body: tuple[tuple[str, object], ...] = ()
+    max_concurrency: int | None = None
+    region: str | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ComparePair:
+    a: str
+    b: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str
+    providers: tuple[ProviderConfig, ...]
+    compare: tuple[ComparePair, ...] = ()
+    digest: str = ""  # sha256 of the file, stored with each run
+
+    def provider(self, name: str) -> ProviderConfig:
+        for provider in self.providers:
+            if provider.name == name:
+                return provider
+        raise KeyError(name)
+
+    def model_names(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for provider in self.providers:
+            for model in provider.models:
+                seen.setdefault(model.name)
+        return tuple(seen)
+
+
+_PROVIDER_KEYS = (
+    "name", "api", "base_url", "api_key_env", "auth", "models", "headers", "query", "extra_body",
+    "max_concurrency", "region", "timeouts", "verify_tls",
+)  # fmt: skip
+_MODEL_KEYS = ("id", "input_price", "output_price")
+_TIMEOUT_KEYS = ("connect_s", "first_byte_s", "stall_s", "total_s")
+_TOP_KEYS = ("providers", "compare")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate ``path``. Raises :class:`ConfigError` for a missing, unreadable or invalid file."""
+    shown = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(shown, "file", None, "not found (pass --config PATH, or run `probe demo` to try probe)") from None
+    except OSError as error:
+        raise ConfigError(shown, "file", None, f"cannot be read: {error.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(shown, "file", None, "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(shown, "file", None, f"is not valid TOML: {error}") from None
+    return parse_config(data, shown, digest=hashlib.sha256(raw).hexdigest())
+
+
+def parse_config(data: Mapping[str, Any], path: str = "providers.toml", *, digest: str = "") -> Config:
+    """Validate already-parsed TOML (also used for the built-in demo configuration)."""
+    _reject_unknown(data, _TOP_KEYS, path, "top level")
+    providers_raw = data.get("providers")
+    if providers_raw is None:
+        raise ConfigError(path, "top level", "providers", "missing: add at least one [[providers]] table")
+    if not isinstance(providers_raw, list) or not all(isinstance(p, dict) for p in providers_raw):
+        raise ConfigError(path, "top level", "providers", "must be an array of tables written [[providers]]")
+    if not providers_raw:
+        raise ConfigError(path, "top level", "providers", "is empty: add at least one [[providers]] table")
+    providers: list[ProviderConfig] = []
+    for index, raw in enumerate(providers_raw):
+        provider = _parse_provider(raw, path, index)
+        if any(p.name == provider.name for p in providers):
+            raise ConfigError(path, f"providers.{provider.name}", "name", f"duplicate provider name {provider.name!r}")
+        providers.append(provider)
+    compare = _parse_compare(data.get("compare", []), path)
+    return Config(path=path, providers=tuple(providers), compare=compare, digest=digest)
+
+
+def _parse_provider(raw: Mapping[str, Any], path: str, index: int) -> ProviderConfig:
+    name = raw.get("name")
+    table = f"providers.{name}" if isinstance(name, str) and name else f"providers #{index + 1}"
+    _reject_unknown(raw, _PROVIDER_KEYS, path, table)
+    name = _required_str(raw, "name", path, table)
+    api = _required_str(raw, "api", path, table)
+    if api not in dialect_names():
+        raise ConfigError(path, table, "api", f"unknown dialect {api!r}{_suggest(api, dialect_names())} (known: {', '.join(dialect_names())})")
+    base_url = _required_str(raw, "base_url", path, table)
+    parsed = urlparse(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(path, table, "base_url", f"{base_url!r} is not an http(s) URL")
+    if parsed.username or parsed.password or parsed.query:
+        raise ConfigError(path, table, "base_url", "must not contain credentials or a query; use api_key_env and query")
+    api_key_env = _optional(raw, "api_key_env", str, path, table)
+    if api_key_env is not None and (not api_key_env or not api_key_env.replace("_", "").isalnum()):
+        raise ConfigError(path, table, "api_key_env", f"{api_key_env!r} is not an environment variable name (put the NAME of the variable here, never the key)")
+    auth = _optional(raw, "auth", str, path, table) or get_dialect(api).DEFAULT_AUTH
+    if auth not in AUTH_STYLES:
+        raise ConfigError(path, table, "auth", f"unknown auth style {auth!r}{_suggest(auth, AUTH_STYLES)} (known: {', '.join(AUTH_STYLES)})")
+    max_concurrency = _optional(raw, "max_concurrency", int, path, table)
+    if max_concurrency is not None and max_concurrency < 1:
+        raise ConfigError(path, table, "max_concurrency", f"must be at least 1, got {max_concurrency}")
+    verify_tls = _optional(raw, "verify_tls", bool, path, table)
+    return ProviderConfig(
+        name=name,
+        api=api,
+        base_url=base_url.rstrip("/"),
+        api_key_env=api_key_env,
+        auth=auth,  # type: ignore[arg-type]
+        models=_parse_models(raw.get("models"), path, table),
+        headers=_string_table(raw, "headers", path, table),
+        query=_string_table(raw, "query", path, table),
+        extra_body=tuple(_optional(raw, "extra_body", dict, path, table, default={}).items()),
+        max_concurrency=max_concurrency,
+        region=_optional(raw, "region", str, path, table),
+        timeouts=_parse_timeouts(raw.get("timeouts"), path, table),
+        verify_tls=True if verify_tls is None else verify_tls,
+    )
+
+
+def _parse_models(raw: object, path: str, table: str) -> tuple[ModelConfig, ...]:
+    if raw is None:
+        raise ConfigError(path, table, "models", "missing: add a [providers.models] table mapping model names to ids")
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(path, table, "models", "must be a non-empty table: \"canonical-name\" = \"provider-model-id\"")
+    models = []
+    for name, value in raw.items():
+        where = f"{table}.models"
+        if isinstance(value, str):
+            if not value:
+                raise ConfigError(path, where, name, "the model id is empty")
+            models.append(ModelConfig(name=name, id=value))
+            continue
+        if not isinstance(value, dict):
+            raise ConfigError(path, where, name, f"must be a model id string or a table {{ id = ... }}, got {_type_name(value)}")
+        _reject_unknown(value, _MODEL_KEYS, path, f"{where}.{name}")
+        model_id = value.get("id", name)
+        if not isinstance(model_id, str) or not model_id:
+            raise ConfigError(path, f"{where}.{name}", "id", "must be a non-empty string")
+        prices = {}
+        for key in ("input_price", "output_price"):
+            price = value.get(key)
+            if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0):
+                raise ConfigError(path, f"{where}.{name}", key, f"must be a non-negative number (USD per 1M tokens), got {price!r}")
+            prices[key] = None if price is None else float(price)
+        models.append(ModelConfig(name=name, id=model_id, **prices))
+    return tuple(models)
+
+
+def _parse_timeouts(raw: object, path: str, table: str) -> Timeouts:
+    if raw is None:
+        return Timeouts()
+    where = f"{table}.timeouts"
+    if not isinstance(raw, dict):
+        raise ConfigError(path, table, "timeouts", f"must be a table, got {_type_name(raw)}")
+    _reject_unknown(raw, _TIMEOUT_KEYS, path, where)
+    values = {}
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(path, where, key, f"must be a positive number of seconds, got {value!r}")
+        values[key] = float(value)
+    return Timeouts(**values)
+
+
+def _parse_compare(raw: object, path: str) -> tuple[ComparePair, ...]:
+    if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
+        raise ConfigError(path, "top level", "compare", "must be an array of tables written [[compare]]")
+    pairs = []
+    for index, table in enumerate(raw):
+        where = f"compare #{index + 1}"
+        _reject_unknown(table, ("models",), path, where)
+        models = table.get("models")
+        if not (isinstance(models, list) and len(models) == 2 and all(isinstance(m, str) and m for m in models)):
+            raise ConfigError(path, where, "models", "must list exactly two model names, e.g. models = [\"gpt-4.1-mini\", \"gpt-4.1-nano\"]")
+        pairs.append(ComparePair(models[0], models[1]))
+    return tuple(pairs)
+
+
+# ----------------------------------------------------------------------------- small validators
+
+
+def _reject_unknown(raw: Mapping[str, Any], known: tuple[str, ...], path: str, table: str) -> None:
+    for key in raw:
+        if key not in known:
+            raise ConfigError(path, table, key, f"unknown key{_suggest(key, known)}")
+
+
+def _suggest(word: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_name(value: object) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _required_str(raw: Mapping[str, Any], key: str, path: str, table: str) -> str:
+    value = raw.get(key)
+    if value is None:
+        raise ConfigError(path, table, key, "missing")
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, table, key, f"must be a non-empty string, got {_type_name(value)}")
+    return value
+
+
+def _optional(raw: Mapping[str, Any], key: str, kind: type, path: str, table: str, default: Any = None) -> Any:
+    value = raw.get(key, default)
+    if value is None or value is default:
+        return value
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(path, table, key, f"must be {_type_name(kind())}, got {_type_name(value)}")
+    return value
+
+
+def _string_table(raw: Mapping[str, Any], key: str, path: str, table: str) -> tuple[tuple[str, str], ...]:
+    value = _optional(raw, key, dict, path, table, default={})
+    for name, item in value.items():
+        if not isinstance(item, str):
+            raise ConfigError(path, f"{table}.{key}", name, f"must be a string, got {_type_name(item)}")
+        if key == "headers" and name.lower() in ("authorization", "api-key", "x-api-key", "x-goog-api-key"):
+            raise ConfigError(path, f"{table}.{key}", name, "credentials do not belong in the file; set api_key_env and auth")
+    return tuple(value.items())
+
+
+# ----------------------------------------------------------------------------- keys
+
+
+def resolve_keys(config: Config, environ: Mapping[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Keys per provider from ``environ``; and, for providers whose variable is unset, why they are skipped."""
+    keys: dict[str, str | None] = {}
+    skipped: dict[str, str] = {}
+    for provider in config.providers:
+        if provider.api_key_env is None:
+            keys[provider.name] = None
+        elif environ.get(provider.api_key_env):
+            keys[provider.name] = environ[provider.api_key_env]
+        else:
+            skipped[provider.name] = f"skipping provider {provider.name!r}: environment variable {provider.api_key_env} is not set"
+    return keys, skipped

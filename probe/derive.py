@@ -1,0 +1,190 @@
+"""From what the client saw to one Sample: pure code, run after the stream, off the timed path.
+
+exchange (stamped reads) -> SSE events -> dialect stream events -> token counts -> timing -> Sample.
+
+Decisions worth knowing:
+- A stream is a success only with a 2xx status, an event-stream body, at least one generated token, no error
+  event, and a proper end (the dialect's terminator or a finish reason). Anything else is an error sample.
+- A data payload that is not JSON fails the sample as ``protocol``: after corrupt bytes neither the token count nor
+  the timing of the rest can be trusted, and a skipped line would silently inflate decode speed.
+- Token counts come from the provider's usage when it reported them (``tokens_source = 'usage'``), else from the
+  offline tokenizer over the streamed text (``'tokenizer'``). Per-chunk counts in the trace always come from
+  the tokenizer.
+- Reasoning a provider bills but does not stream (OpenAI's hidden reasoning) was generated before the first
+  visible token, so it is left out of the decode-speed numerator.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from probe.model import (
+    ChunkTrace,
+    EndOfStream,
+    ErrorKind,
+    Exchange,
+    Finished,
+    PlannedRequest,
+    ResponseModel,
+    Sample,
+    StreamEvent,
+    StreamFailed,
+    TextDelta,
+    UsageReport,
+)
+from probe.redact import redact
+from probe.sse import SSEDecoder
+from probe.timing import NS_PER_S, TimedDelta, decode_speed, seconds_between, stream_timing
+from probe.tokens import Counter, count_tokens
+
+_CHANNEL_CODES = {"answer": "a", "reasoning": "r", "refusal": "f", "tool": "t"}
+
+
+def derive_sample(
+    exchange: Exchange,
+    request: PlannedRequest,
+    dialect: ModuleType,
+    counter: Counter,
+    *,
+    sample_id: str,
+    run_id: str,
+) -> Sample:
+    """The sample for one finished exchange. Never raises on anything the endpoint sent."""
+    secrets = (request.target.api_key,) if request.target.api_key else ()
+    base = dict(
+        id=sample_id,
+        run_id=run_id,
+        provider=request.provider,
+        model=request.model,
+        api=request.api,
+        started_at=exchange.started_at,
+        http_status=exchange.status,
+        ttfb_s=seconds_between(exchange.started_ns, exchange.headers_ns),
+        e2e_s=seconds_between(exchange.started_ns, exchange.ended_ns),
+        connect_s=exchange.connect_ns / NS_PER_S if exchange.connect_ns is not None else None,
+        tls_s=exchange.tls_ns / NS_PER_S if exchange.tls_ns is not None else None,
+        read_count=len(exchange.reads),
+        retry_after_s=_retry_after_seconds(exchange.retry_after),
+        region=request.region,
+        workload=request.workload,
+        max_tokens=request.max_tokens,
+    )
+
+    def failed(kind: ErrorKind, message: str, **measured: object) -> Sample:
+        return Sample(status="error", error_kind=kind, error_message=redact(message, secrets), **{**base, **measured})
+
+    if exchange.status is None:
+        kind, message = exchange.failure or ("connect", "no response")
+        return failed(kind, message)
+    body_head = b"".join(chunk for _, chunk in exchange.reads[:64])
+    if not 200 <= exchange.status < 300:
+        kind, message = dialect.classify_error(exchange.status, body_head)
+        return failed(kind, message)
+    content_type = (exchange.content_type or "").lower()
+    if "text/event-stream" not in content_type:
+        return failed("protocol", f"expected an event stream, got content-type {content_type or 'none'!r}")
+
+    timed_events, pending_at_eof = _decode(exchange, dialect)
+    deltas: list[TimedDelta] = []
+    texts: dict[str, list[str]] = {"answer": [], "reasoning": [], "refusal": [], "tool": []}
+    usage = UsageReport()
+    finish_reason: str | None = None
+    terminated = False
+    failure: StreamFailed | None = None
+    response_model: str | None = None
+    for t_ns, event in timed_events:
+        if isinstance(event, TextDelta):
+            deltas.append(TimedDelta(t_ns, event.channel, count_tokens(counter, event.text)))
+            texts[event.channel].append(event.text)
+        elif isinstance(event, UsageReport):
+            usage = _merge_usage(usage, event)
+        elif isinstance(event, Finished):
+            finish_reason = event.reason
+            terminated = True
+        elif isinstance(event, EndOfStream):
+            terminated = True
+        elif isinstance(event, StreamFailed):
+            failure = failure or event
+        elif isinstance(event, ResponseModel):
+            response_model = response_model or event.name
+
+    timing = stream_timing(exchange.started_ns, exchange.headers_ns, exchange.ended_ns, deltas)
+    streamed_reasoning = count_tokens(counter, "".join(texts["reasoning"]))
+    if usage.output_tokens is not None:
+        output_tokens, reasoning_tokens, source = usage.output_tokens, usage.reasoning_tokens, "usage"
+    elif deltas:
+        output_tokens = sum(count_tokens(counter, "".join(parts)) for parts in texts.values())
+        reasoning_tokens, source = streamed_reasoning, "tokenizer"
+    else:
+        output_tokens = reasoning_tokens = source = None
+    hidden_reasoning = (reasoning_tokens or 0) if source == "usage" and not texts["reasoning"] else 0
+    trace = ChunkTrace(
+        offsets_us=tuple((d.t_ns - exchange.started_ns) // 1000 for d in deltas),
+        tokens=tuple(d.tokens for d in deltas),
+        channels="".join(_CHANNEL_CODES[d.channel] for d in deltas),
+    )
+    measured: dict[str, object] = dict(
+        ttft_s=timing.ttft_s,
+        ttfat_s=timing.ttfat_s,
+        input_tokens=usage.input_tokens,
+        output_tokens=output_tokens,
+        reasoning_tokens=reasoning_tokens,
+        tokens_source=source,
+        finish_reason=finish_reason,
+        chunk_count=len(deltas),
+        response_model=response_model,
+        trace=trace,
+    )
+
+    if failure is not None:
+        return failed(failure.kind, failure.message, **measured)
+    if exchange.truncated:
+        return failed("too_large", "the response exceeded the maximum size probe keeps", **measured)
+    if exchange.failure is not None:
+        return failed(*exchange.failure, **measured)
+    if not terminated:
+        detail = " (an unterminated event was pending)" if pending_at_eof else ""
+        return failed("disconnect", f"the stream ended without its terminator{detail}", **measured)
+    if not deltas:
+        return failed("empty", "the stream finished without a single generated token", **measured)
+    output_tps = decode_speed(
+        None if output_tokens is None else output_tokens - hidden_reasoning,
+        timing.first_read_tokens,
+        timing.first_token_ns,
+        timing.last_token_ns,
+    )
+    return Sample(status="ok", output_tps=output_tps, **{**base, **measured})
+
+
+def _decode(exchange: Exchange, dialect: ModuleType) -> tuple[list[tuple[int, StreamEvent]], bool]:
+    """SSE-decode every read and parse each event, keeping the arrival time of the read that completed it."""
+    decoder = SSEDecoder()
+    parser = dialect.Parser()
+    timed: list[tuple[int, StreamEvent]] = []
+    for t_ns, chunk in exchange.reads:
+        for sse_event in decoder.feed(chunk):
+            for event in parser.parse(sse_event):
+                timed.append((t_ns, event))
+    decoder.close()
+    return timed, decoder.pending_at_eof
+
+
+def _merge_usage(old: UsageReport, new: UsageReport) -> UsageReport:
+    """Usage reports are cumulative: a later value replaces an earlier one field by field."""
+    return UsageReport(
+        input_tokens=new.input_tokens if new.input_tokens is not None else old.input_tokens,
+        output_tokens=new.output_tokens if new.output_tokens is not None else old.output_tokens,
+        reasoning_tokens=new.reasoning_tokens if new.reasoning_tokens is not None else old.reasoning_tokens,
+    )
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds when it is a number (an HTTP date is rare from these APIs and kept out)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+

@@ -1,0 +1,135 @@
+"""Wire dialects: one module each, the same small shape, no I/O.
+
+A dialect module provides:
+
+- ``NAME``: the ``api`` value in providers.toml;
+- ``DEFAULT_AUTH``: how the key is sent unless the provider says otherwise;
+- ``build_request(target, prompt, max_tokens) -> HttpRequest``;
+- ``Parser``: a per-stream object whose ``parse(event: SSEEvent) -> list[StreamEvent]`` turns one SSE event into
+  zero or more stream events (state is needed by dialects whose meaning spans events);
+- ``classify_error(status, body) -> (ErrorKind, message)`` for a non-2xx answer.
+
+Adding a dialect means one module here, one folder of recorded fixtures and one test module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from probe.model import ErrorKind, HttpRequest, SSEEvent, StreamEvent, Target
+
+_MODULES = {
+    "openai-chat": "probe.dialects.openai_chat",
+}
+
+
+class Parser(Protocol):
+    def parse(self, event: SSEEvent) -> list[StreamEvent]: ...
+
+
+class Dialect(Protocol):
+    NAME: str
+    DEFAULT_AUTH: str
+
+    def build_request(self, target: Target, prompt: str, max_tokens: int) -> HttpRequest: ...
+
+    def classify_error(self, status: int, body: bytes) -> tuple[ErrorKind, str]: ...
+
+
+def dialect_names() -> tuple[str, ...]:
+    return tuple(_MODULES)
+
+
+def get_dialect(name: str) -> ModuleType:
+    """The dialect module for an ``api`` value; ``KeyError`` if there is none."""
+    return importlib.import_module(_MODULES[name])
+
+
+# ----------------------------------------------------------------------------- helpers shared by dialects
+
+MAX_MESSAGE_CHARS = 500
+"""Provider error messages are kept, truncated: enough to diagnose, bounded whatever the endpoint sends."""
+
+
+def truncate(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def auth_headers(target: Target) -> tuple[tuple[str, str], ...]:
+    """The credential header for the provider's auth style; empty without a key."""
+    if not target.api_key or target.auth == "none":
+        return ()
+    if target.auth == "bearer":
+        return (("authorization", f"Bearer {target.api_key}"),)
+    return ((target.auth, target.api_key),)
+
+
+def json_post(target: Target, path: str, body: Mapping[str, Any]) -> HttpRequest:
+    """A POST of ``body`` (plus the provider's extra body fields) to ``base_url + path`` (plus extra query)."""
+    url = target.base_url.rstrip("/") + path
+    if target.query:
+        url += ("&" if "?" in url else "?") + urlencode(target.query)
+    payload = dict(body)
+    payload.update(target.extra_body)
+    headers = (
+        ("content-type", "application/json"),
+        ("accept", "text/event-stream"),
+        *target.headers,
+    )
+    return HttpRequest(
+        method="POST",
+        url=url,
+        headers=headers,
+        body=json.dumps(payload, separators=(",", ":")).encode(),
+        secret_headers=auth_headers(target),
+    )
+
+
+def load_json_object(data: str) -> dict[str, Any] | None:
+    """Parse an SSE data payload; ``None`` when it is not a JSON object (a protocol error for the caller)."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def error_message(body: bytes) -> str:
+    """The most useful human text in an error body, whatever its envelope, truncated."""
+    text = body[:65536].decode("utf-8", errors="replace")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return truncate(text) if text.strip() else "(empty body)"
+    if isinstance(value, dict):
+        error = value.get("error", value)
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("status") or error.get("type")
+            if isinstance(message, str):
+                return truncate(message)
+        elif isinstance(error, str):
+            return truncate(error)
+    return truncate(text)
+
+
+def kind_from_status(status: int) -> ErrorKind:
+    """The error kind a bare HTTP status implies, before looking at the body."""
+    if status == 429:
+        return "rate_limited"
+    if status in (401, 403):
+        return "auth"
+    if status == 404:
+        return "not_found"
+    if status == 413:
+        return "context_length"
+    if status in (529, 503):
+        return "overloaded"
+    if status >= 500:
+        return "server"
+    return "bad_request"

@@ -1,0 +1,154 @@
+"""OpenAI Chat Completions streaming, as spoken by OpenAI and the many endpoints that copy it.
+
+Quirks handled (see the recorded fixtures under tests/fixtures/sse/openai-chat/):
+- the role-only first chunk carries no text and is not a token;
+- ``usage`` is absent or ``null`` on ordinary chunks, arrives on a ``choices: []`` chunk (OpenAI with
+  ``include_usage``) or on the finish chunk (Groq, DeepSeek), or inside ``x_groq.usage``;
+- reasoning text in ``reasoning_content`` (DeepSeek, llama.cpp) or ``reasoning`` (Groq, OpenRouter, vLLM);
+- refusal and tool-call deltas are generated tokens, not answer text;
+- an ``error`` object inside a 200 stream is an error sample, not a success.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from probe.dialects import error_message, json_post, kind_from_status, load_json_object, truncate
+from probe.model import (
+    EndOfStream,
+    ErrorKind,
+    Finished,
+    HttpRequest,
+    ResponseModel,
+    SSEEvent,
+    StreamEvent,
+    StreamFailed,
+    Target,
+    TextDelta,
+    UsageReport,
+)
+
+NAME = "openai-chat"
+DEFAULT_AUTH = "bearer"
+
+
+def build_request(target: Target, prompt: str, max_tokens: int) -> HttpRequest:
+    """A streaming chat request that asks for usage in the stream.
+
+    ``max_completion_tokens`` is the current field and the only one reasoning models accept; endpoints that still
+    want ``max_tokens`` can set it through ``extra_body``.
+    """
+    body = {
+        "model": target.model_id,
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_completion_tokens": max_tokens,
+    }
+    return json_post(target, "/chat/completions", body)
+
+
+class Parser:
+    """Stateless apart from remembering whether the response model was already reported."""
+
+    __slots__ = ("_model_seen",)
+
+    def __init__(self) -> None:
+        self._model_seen = False
+
+    def parse(self, event: SSEEvent) -> list[StreamEvent]:
+        data = event.data
+        if data.startswith("[DONE]"):
+            return [EndOfStream()]
+        payload = load_json_object(data)
+        if payload is None:
+            return [StreamFailed("protocol", f"data that is not a JSON object: {truncate(data, 120)!r}")]
+        events: list[StreamEvent] = []
+        error = payload.get("error")
+        if error:
+            return [in_stream_error(error)]
+        model = payload.get("model")
+        if model and not self._model_seen:
+            self._model_seen = True
+            events.append(ResponseModel(str(model)))
+        for choice in payload.get("choices") or ():
+            if isinstance(choice, dict):
+                _parse_choice(choice, events)
+        usage = payload.get("usage") or (payload.get("x_groq") or {}).get("usage")
+        if isinstance(usage, dict):
+            events.append(_usage(usage))
+        return events
+
+
+def _parse_choice(choice: dict[str, Any], events: list[StreamEvent]) -> None:
+    delta = choice.get("delta")
+    if isinstance(delta, dict):
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning") or _reasoning_details_text(delta)
+        if isinstance(reasoning, str) and reasoning:
+            events.append(TextDelta("reasoning", reasoning))
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            events.append(TextDelta("answer", content))
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            events.append(TextDelta("refusal", refusal))
+        for call in delta.get("tool_calls") or ():
+            arguments = ((call or {}).get("function") or {}).get("arguments") if isinstance(call, dict) else None
+            if isinstance(arguments, str) and arguments:
+                events.append(TextDelta("tool", arguments))
+    reason = choice.get("finish_reason")
+    if reason:
+        events.append(Finished(str(reason)))
+
+
+def _reasoning_details_text(delta: dict[str, Any]) -> str:
+    """OpenRouter's structured reasoning; used only when no plain reasoning string came, so text counts once."""
+    details = delta.get("reasoning_details")
+    if not isinstance(details, list):
+        return ""
+    parts = [d.get("text") or d.get("summary") or "" for d in details if isinstance(d, dict)]
+    return "".join(p for p in parts if isinstance(p, str))
+
+
+def _usage(usage: dict[str, Any]) -> UsageReport:
+    details = usage.get("completion_tokens_details") or {}
+    return UsageReport(
+        input_tokens=_int_or_none(usage.get("prompt_tokens")),
+        output_tokens=_int_or_none(usage.get("completion_tokens")),
+        reasoning_tokens=_int_or_none(details.get("reasoning_tokens")) if isinstance(details, dict) else None,
+    )
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+_CODE_KINDS: dict[str, ErrorKind] = {
+    "insufficient_quota": "quota",
+    "billing_hard_limit_reached": "quota",
+    "rate_limit_exceeded": "rate_limited",
+    "context_length_exceeded": "context_length",
+    "invalid_api_key": "auth",
+    "model_not_found": "not_found",
+    "server_is_overloaded": "overloaded",
+}
+
+
+def in_stream_error(error: object) -> StreamFailed:
+    """An error object inside a 200 stream: a specific kind when its code names one, else ``stream_error``."""
+    if isinstance(error, dict):
+        code = str(error.get("code") or error.get("type") or "")
+        message = error.get("message") or code or "error inside the stream"
+        return StreamFailed(_CODE_KINDS.get(code, "stream_error"), truncate(str(message)))
+    return StreamFailed("stream_error", truncate(str(error)))
+
+
+def classify_error(status: int, body: bytes) -> tuple[ErrorKind, str]:
+    """A non-2xx answer: the status decides, refined by OpenAI's error ``code`` (quota vs rate limit share 429)."""
+    kind = kind_from_status(status)
+    payload = load_json_object(body[:65536].decode("utf-8", errors="replace"))
+    error = payload.get("error") if payload else None
+    if isinstance(error, dict):
+        code = str(error.get("code") or error.get("type") or "")
+        kind = _CODE_KINDS.get(code, kind)
+    return kind, error_message(body)

@@ -1,0 +1,233 @@
+"""The shared vocabulary: what flows between config, client, dialects, timing, store and report.
+
+Everything here is a frozen, slotted dataclass or a plain literal type. Data flows one way:
+
+    config -> ProbeRequest -> client -> Exchange (raw, stamped reads)
+           -> sse + dialect -> StreamEvent -> timing/tokens -> Sample -> store -> stats -> report
+
+A value that was not measured is ``None``, never ``0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+# --------------------------------------------------------------------------- events
+
+Channel: TypeAlias = Literal["answer", "reasoning", "refusal", "tool"]
+"""What kind of generated text a delta carries. Only ``answer`` counts for time to first *answer* token."""
+
+ErrorKind: TypeAlias = Literal[
+    "rate_limited",  # 429 that may be retried later (Retry-After kept)
+    "quota",  # 429 / in-band error that will not go away by waiting (insufficient_quota, billing)
+    "auth",  # 401/403, or a provider's bad-key answer
+    "bad_request",  # other 4xx
+    "context_length",  # prompt too long for the model
+    "not_found",  # 404: unknown model or deployment
+    "server",  # 5xx
+    "overloaded",  # 529 / overloaded_error / 503 "model overloaded"
+    "stream_error",  # an error object inside a 200 stream
+    "timeout",  # connect, first byte or total deadline passed
+    "stall",  # no byte for longer than the stall timeout after the stream started
+    "disconnect",  # connection closed before the stream's terminator
+    "connect",  # connection refused, DNS or TLS failure
+    "protocol",  # bytes that are not the dialect (not SSE, not JSON, wrong content type)
+    "empty",  # a 200 stream that ended properly without one generated token
+    "too_large",  # the response exceeded the maximum size probe keeps
+]
+ERROR_KINDS: tuple[str, ...] = ErrorKind.__args__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One dispatched server-sent event (WHATWG rules): the event type and its joined data lines."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """Generated text. Every non-empty delta is at least one token; a delta is not a token."""
+
+    channel: Channel
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """Token counts the provider reported. Later reports replace earlier ones (they are cumulative)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None  # reasoning included
+    reasoning_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The provider said generation ended (finish_reason / stop_reason / finishReason)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFailed:
+    """An error reported inside the stream; the sample becomes an error sample of this kind."""
+
+    kind: ErrorKind
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfStream:
+    """The dialect's explicit terminator ([DONE], message_stop, response.completed, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseModel:
+    """The model name the endpoint says answered (for model-integrity audits)."""
+
+    name: str
+
+
+StreamEvent: TypeAlias = TextDelta | UsageReport | Finished | StreamFailed | EndOfStream | ResponseModel
+
+
+# --------------------------------------------------------------------------- requests
+
+AuthStyle: TypeAlias = Literal["bearer", "api-key", "x-api-key", "x-goog-api-key", "none"]
+AUTH_STYLES: tuple[str, ...] = AuthStyle.__args__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where and how to send one request: everything a dialect needs, nothing it must look up.
+
+    The key is held only here and in ``HttpRequest.secret_headers``; it is excluded from ``repr``.
+    """
+
+    base_url: str
+    model_id: str
+    auth: AuthStyle = "bearer"
+    api_key: str | None = field(default=None, repr=False)
+    headers: tuple[tuple[str, str], ...] = ()
+    query: tuple[tuple[str, str], ...] = ()
+    extra_body: tuple[tuple[str, object], ...] = ()
+
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A fully built HTTP request, ready for the client. ``secret_headers`` hold credentials only."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    secret_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Deadlines for one request, in seconds. ``stall_s`` bounds the gap between two reads."""
+
+    connect_s: float = 10.0
+    first_byte_s: float = 60.0
+    stall_s: float = 30.0
+    total_s: float = 300.0
+
+
+# --------------------------------------------------------------------------- raw exchange
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What the client saw on the wire, stamped with a monotonic clock (ns) and nothing computed.
+
+    ``reads`` holds one ``(t_ns, bytes)`` per network read, in order. Mutable only while the client fills it.
+    """
+
+    started_ns: int
+    started_at: str  # ISO 8601 UTC, for humans
+    status: int | None = None
+    headers_ns: int | None = None
+    content_type: str | None = None
+    retry_after: str | None = None
+    reads: list[tuple[int, bytes]] = field(default_factory=list)
+    ended_ns: int | None = None
+    connect_ns: int | None = None  # TCP connect duration, when a connection was opened for this request
+    tls_ns: int | None = None  # TLS handshake duration, idem
+    failure: tuple[ErrorKind, str] | None = None  # a transport failure (timeout, reset, refused ...)
+    truncated: bool = False  # the body exceeded the size limit and reading stopped
+
+
+# --------------------------------------------------------------------------- samples
+
+Status: TypeAlias = Literal["ok", "error"]
+TokensSource: TypeAlias = Literal["usage", "tokenizer"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkTrace:
+    """Arrival offsets (µs from request start), token counts and channel codes of every token-bearing event.
+
+    Kept with each sample so statistics over chunk timing can be recomputed for old runs.
+    Channel codes: ``a`` answer, ``r`` reasoning, ``f`` refusal, ``t`` tool.
+    """
+
+    offsets_us: tuple[int, ...] = ()
+    tokens: tuple[int, ...] = ()
+    channels: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One request, flat enough to be one row of ``samples``. Column names are a public contract."""
+
+    id: str
+    run_id: str
+    provider: str
+    model: str
+    api: str
+    started_at: str
+    status: Status
+    error_kind: str | None = None
+    error_message: str | None = None
+    http_status: int | None = None
+    ttfb_s: float | None = None
+    ttft_s: float | None = None
+    ttfat_s: float | None = None
+    e2e_s: float | None = None
+    connect_s: float | None = None
+    tls_s: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    tokens_source: TokensSource | None = None
+    output_tps: float | None = None
+    finish_reason: str | None = None
+    chunk_count: int | None = None  # token-bearing events
+    read_count: int | None = None  # network reads
+    response_model: str | None = None
+    retry_after_s: float | None = None
+    region: str | None = None
+    workload: str | None = None
+    max_tokens: int | None = None
+    trace: ChunkTrace = field(default_factory=ChunkTrace)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    """One request the runner will send: which provider and model, to which target, with which prompt."""
+
+    provider: str
+    model: str
+    api: str
+    target: Target
+    prompt: str
+    max_tokens: int
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    region: str | None = None
+    workload: str | None = None

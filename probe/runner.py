@@ -1,0 +1,62 @@
+"""Send a plan's requests concurrently and hand each finished exchange to a sink, as it completes.
+
+Structured concurrency only: one task group, a global capacity limiter and one per provider. The sink is called
+on the event loop and must not block: the default sink (``probe.writer.SampleWriter.submit``) only enqueues, and
+derivation plus storage happen on the writer's thread, away from the timed path of the other streams.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AsyncExitStack, nullcontext
+
+import anyio
+import httpx
+
+from probe.client import Clock, exchange, make_http_client
+from probe.dialects import get_dialect
+from probe.model import Exchange, HttpRequest, PlannedRequest
+
+Sink = Callable[[PlannedRequest, Exchange], None]
+
+
+async def run_plan(
+    plan: list[PlannedRequest],
+    sink: Sink,
+    *,
+    concurrency: int,
+    provider_limits: Mapping[str, int] | None = None,
+    insecure_providers: Iterable[str] = (),
+    clock: Clock = time.perf_counter_ns,
+) -> None:
+    """Run every planned request, at most ``concurrency`` at once overall and ``provider_limits[p]`` per provider.
+
+    Requests are built before any clock starts. Each provider gets its own connection pool, sized for the
+    concurrency, so no request waits for a pooled connection inside its timed section.
+    """
+    provider_limits = provider_limits or {}
+    insecure = set(insecure_providers)
+    overall = anyio.CapacityLimiter(max(1, concurrency))
+    per_provider = {
+        name: anyio.CapacityLimiter(limit) for name, limit in provider_limits.items() if limit and limit > 0
+    }
+    built = [(request, get_dialect(request.api).build_request(request.target, request.prompt, request.max_tokens)) for request in plan]
+
+    async with AsyncExitStack() as stack:
+        clients: dict[str, httpx.AsyncClient] = {}
+        for request in plan:
+            if request.provider not in clients:
+                pool = min(concurrency, provider_limits.get(request.provider) or concurrency)
+                client = make_http_client(max_connections=max(1, pool), verify=request.provider not in insecure)
+                clients[request.provider] = await stack.enter_async_context(client)
+
+        async def one(request: PlannedRequest, http_request: HttpRequest) -> None:
+            # The provider's own limit first, so a request waiting for a busy provider holds no global slot.
+            async with per_provider.get(request.provider) or nullcontext(), overall:
+                record = await exchange(clients[request.provider], http_request, request.timeouts, clock=clock)
+            sink(request, record)
+
+        async with anyio.create_task_group() as group:
+            for request, http_request in built:
+                group.start_soon(one, request, http_request)

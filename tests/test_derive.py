@@ -1,0 +1,161 @@
+"""From stamped reads to a Sample: the metric definitions, success rules and error kinds, on literal data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from probe.derive import derive_sample
+from probe.dialects import openai_chat
+from probe.model import Exchange, PlannedRequest, Target
+
+MS = 1_000_000
+KEY = "sk-canary-0123456789abcdefghij"
+
+
+class WordCounter:
+    """One token per whitespace-separated word: makes expected counts obvious."""
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        return [0] * len(text.split())
+
+
+def request(**overrides) -> PlannedRequest:
+    target = Target(base_url="http://127.0.0.1:1/v1", model_id="m-id", api_key=KEY)
+    return PlannedRequest(provider="p", model="m", api="openai-chat", target=target, prompt="x", max_tokens=100, **overrides)
+
+
+def chunk(content: str | None = None, *, role: bool = False, finish: str | None = None, reasoning: str | None = None) -> bytes:
+    delta: dict = {}
+    if role:
+        delta = {"role": "assistant", "content": ""}
+    if content is not None:
+        delta["content"] = content
+    if reasoning is not None:
+        delta["reasoning_content"] = reasoning
+    payload = {"model": "m-id", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "usage": None}
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def usage(prompt: int, completion: int, reasoning: int = 0) -> bytes:
+    payload = {"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "completion_tokens_details": {"reasoning_tokens": reasoning}}}
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+DONE = b"data: [DONE]\n\n"
+
+
+def stream(reads: list[tuple[int, bytes]], *, status: int = 200, headers_ms: int = 5, content_type: str = "text/event-stream", **fields) -> Exchange:
+    end = (reads[-1][0] if reads else headers_ms * MS) + MS
+    return Exchange(started_ns=0, started_at="2026-12-01T00:00:00.000Z", status=status, headers_ns=headers_ms * MS,
+                    content_type=content_type, reads=list(reads), ended_ns=end, **fields)
+
+
+def derive(exchange: Exchange, **overrides):
+    return derive_sample(exchange, request(**overrides), openai_chat, WordCounter(), sample_id="s1", run_id="r1")
+
+
+def test_role_chunk_long_before_the_first_token_does_not_move_ttft() -> None:
+    sample = derive(stream([(10 * MS, chunk(role=True)), (200 * MS, chunk(" one")), (210 * MS, chunk(" two")),
+                            (220 * MS, chunk(finish="stop") + usage(5, 2) + DONE)]))
+    assert sample.status == "ok"
+    assert sample.ttfb_s == pytest.approx(0.005)
+    assert sample.ttft_s == pytest.approx(0.200)
+    assert sample.ttfat_s == pytest.approx(0.200)
+    assert sample.e2e_s == pytest.approx(0.221)
+
+
+def test_decode_speed_excludes_the_tokens_of_the_first_chunk() -> None:
+    """3 tokens per chunk every 30 ms is 100 tok/s: (12 - 3) tokens over the 90 ms after the first chunk."""
+    reads = [(200 * MS + i * 30 * MS, chunk(" a b c")) for i in range(4)]
+    reads.append((300 * MS, chunk(finish="stop") + usage(5, 12) + DONE))
+    sample = derive(stream(reads))
+    assert sample.output_tokens == 12 and sample.tokens_source == "usage"
+    assert sample.output_tps == pytest.approx(100.0)
+    assert sample.trace.tokens == (3, 3, 3, 3)
+    assert sample.trace.offsets_us == (200_000, 230_000, 260_000, 290_000)
+    assert sample.trace.channels == "aaaa"
+
+
+def test_events_sharing_a_read_with_the_first_token_are_excluded_too() -> None:
+    reads = [(100 * MS, chunk(" a") + chunk(" b")), (110 * MS, chunk(" c")), (120 * MS, chunk(" d") + chunk(finish="stop") + DONE)]
+    sample = derive(stream(reads))
+    assert sample.tokens_source == "tokenizer" and sample.output_tokens == 4
+    assert sample.output_tps == pytest.approx(2 / 0.020)
+
+
+def test_reasoning_first_makes_ttft_earlier_than_ttfat() -> None:
+    reads = [(100 * MS, chunk(reasoning="think")), (150 * MS, chunk(reasoning="more")), (400 * MS, chunk(" answer")),
+             (410 * MS, chunk(finish="stop") + usage(3, 3, 2) + DONE)]
+    sample = derive(stream(reads))
+    assert sample.ttft_s == pytest.approx(0.1)
+    assert sample.ttfat_s == pytest.approx(0.4)
+    assert sample.reasoning_tokens == 2 and sample.output_tokens == 3
+    assert sample.trace.channels == "rra"
+
+
+def test_hidden_reasoning_is_not_counted_as_decoded_after_the_first_token() -> None:
+    reads = [(500 * MS, chunk(" a")), (510 * MS, chunk(" b")), (520 * MS, chunk(" c") + chunk(finish="stop") + usage(3, 103, 100) + DONE)]
+    sample = derive(stream(reads))
+    assert sample.output_tokens == 103 and sample.reasoning_tokens == 100
+    assert sample.output_tps == pytest.approx(2 / 0.020)
+
+
+def test_one_chunk_answer_has_no_decode_speed() -> None:
+    sample = derive(stream([(100 * MS, chunk(" all at once") + chunk(finish="stop") + DONE)]))
+    assert sample.status == "ok" and sample.output_tps is None
+
+
+def test_http_error_becomes_an_error_sample_with_retry_after() -> None:
+    body = b'{"error":{"message":"Rate limit reached","code":"rate_limit_exceeded"}}'
+    sample = derive(stream([(6 * MS, body)], status=429, content_type="application/json", retry_after="20"))
+    assert (sample.status, sample.error_kind, sample.http_status, sample.retry_after_s) == ("error", "rate_limited", 429, 20.0)
+    assert sample.ttft_s is None and sample.output_tps is None
+
+
+def test_error_inside_a_200_stream_is_never_a_success() -> None:
+    error = b'data: {"error":{"message":"overloaded","type":"server_error"}}\n\n'
+    sample = derive(stream([(100 * MS, chunk(" a")), (110 * MS, error)]))
+    assert sample.status == "error" and sample.error_kind == "stream_error" and sample.http_status == 200
+
+
+def test_stream_without_terminator_is_a_disconnect() -> None:
+    sample = derive(stream([(100 * MS, chunk(" a")), (110 * MS, chunk(" b"))]))
+    assert (sample.status, sample.error_kind) == ("error", "disconnect")
+    assert sample.ttft_s == pytest.approx(0.1)
+
+
+def test_finished_stream_without_tokens_is_empty() -> None:
+    sample = derive(stream([(10 * MS, chunk(role=True)), (20 * MS, chunk(finish="stop") + usage(3, 0) + DONE)]))
+    assert (sample.status, sample.error_kind) == ("error", "empty")
+
+
+def test_json_body_when_a_stream_was_asked_for_is_a_protocol_error() -> None:
+    sample = derive(stream([(10 * MS, b'{"choices":[]}')], content_type="application/json"))
+    assert sample.error_kind == "protocol"
+
+
+def test_malformed_json_mid_stream_fails_the_sample() -> None:
+    sample = derive(stream([(100 * MS, chunk(" a")), (110 * MS, b"data: {oops\n\n"), (120 * MS, chunk(finish="stop") + DONE)]))
+    assert sample.error_kind == "protocol"
+
+
+def test_transport_failures_keep_their_kind() -> None:
+    refused = Exchange(started_ns=0, started_at="t", ended_ns=MS, failure=("connect", "connection failed (refused or unreachable)"))
+    assert derive(refused).error_kind == "connect"
+    stalled = stream([(100 * MS, chunk(" a"))], failure=("stall", "no byte for 1 s"))
+    sample = derive(stalled)
+    assert sample.error_kind == "stall" and sample.ttft_s == pytest.approx(0.1)
+
+
+def test_oversized_body_is_too_large() -> None:
+    sample = derive(stream([(100 * MS, chunk(" a"))], truncated=True))
+    assert sample.error_kind == "too_large"
+
+
+def test_the_key_never_reaches_a_sample() -> None:
+    body = ('{"error":{"message":"Incorrect API key provided: ' + KEY + '","code":"invalid_api_key"}}').encode()
+    sample = derive(stream([(6 * MS, body)], status=401, content_type="application/json"))
+    assert sample.error_kind == "auth"
+    assert KEY not in repr(sample) and "[redacted]" in (sample.error_message or "")
