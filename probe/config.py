@@ -194,6 +194,9 @@ def _parse_models(raw: object, path: str, table: str) -> tuple[ModelConfig, ...]
             if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0):
                 raise ConfigError(path, f"{where}.{name}", key, f"must be a non-negative number (USD per 1M tokens), got {price!r}")
             prices[key] = None if price is None else float(price)
+        if (prices["input_price"] is None) != (prices["output_price"] is None):
+            missing = "output_price" if prices["output_price"] is None else "input_price"
+            raise ConfigError(path, f"{where}.{name}", missing, "missing: give both input_price and output_price, or neither")
         models.append(ModelConfig(name=name, id=model_id, **prices))
     return tuple(models)
 
