@@ -1,0 +1,468 @@
+"""The simulated provider: a real HTTP/1.1 server on loopback that streams planned events when they are due.
+
+``Simulator`` holds the state (profiles, records) and serves connections on one asyncio event loop; it knows the
+routes but not the bytes of any dialect (``openai_chat``) nor when events are due (``profiles.schedule``).
+``SimServer`` runs a ``Simulator`` in a background thread with its own loop; ``python -m probe.sim`` runs one in
+its own process (see ``probe.sim.process``).
+
+Timing: every event of a response is due at ``received_ns + offset`` (absolute, from the plan), so a late
+wake-up delays one event and never the ones after it. Event bytes are rendered before the wait, so the work
+at the deadline is a clock read, one ``transport.write`` and another clock read. The loop's selector waits
+with microsecond rather than epoll's millisecond resolution (``new_event_loop``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hmac
+import json
+import logging
+import secrets
+import select
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+from probe.sim import http1, openai_chat
+from probe.sim.openai_chat import Rejection, RequestRejected
+from probe.sim.profiles import PROFILE_SETS, EventKind, LatencyProfile, Plan, PlannedEvent, schedule
+from probe.sim.records import LatenessSummary, RequestRecord, SentEvent, lateness_summary
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_RECORDS = 1000
+_T = TypeVar("_T")
+
+
+class EventRenderer(Protocol):
+    """What a dialect provides per response: the bytes of each planned event, called in plan order."""
+
+    def render(self, event: PlannedEvent) -> bytes: ...
+
+
+class Simulator:
+    """Serves the simulated API on whatever event loop runs ``serve_connection``; all state lives on that loop.
+
+    ``profiles`` maps a model name (the request's ``model``) to its profile. Requests without a ``seed`` field
+    get ``seed * 1_000_003 + seq``, so a run with the same server seed and request order is reproducible.
+    """
+
+    def __init__(
+        self,
+        profiles: Mapping[str, LatencyProfile],
+        *,
+        seed: int = 0,
+        api_key: str | None = None,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        clock: Callable[[], int] = time.perf_counter_ns,
+    ) -> None:
+        self._profiles = dict(profiles)
+        self._seed = seed
+        self._api_key = api_key.encode() if api_key is not None else None
+        self._records: deque[RequestRecord] = deque(maxlen=max_records)
+        self._clock = clock
+        self._tag = secrets.token_hex(3)
+        self._seq = 0
+        self._connections = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ records (call on the loop)
+
+    def records(self, since: int = 0) -> list[RequestRecord]:
+        """Finished requests with ``seq > since``, oldest first (at most ``max_records`` are kept)."""
+        return [r for r in self._records if r.seq > since]
+
+    def reset(self) -> int:
+        """Forget all records; returns how many were dropped. Sequence numbers keep counting."""
+        dropped = len(self._records)
+        self._records.clear()
+        return dropped
+
+    def lateness(self, kinds: Collection[EventKind] | None = None) -> LatenessSummary:
+        return lateness_summary(self._records, kinds)
+
+    # ------------------------------------------------------------------ connections
+
+    async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Serve requests on one connection until the client closes it or asks to (keep-alive)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        self._connections += 1
+        connection_id = self._connections
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while True:
+                try:
+                    raw_head = await reader.readuntil(b"\r\n\r\n")
+                    head = http1.parse_head(raw_head)
+                    length = head.content_length()
+                    if length and (head.header("expect") or "").lower() == "100-continue":
+                        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits a second for this
+                    body = await reader.readexactly(length) if length else b""
+                except asyncio.IncompleteReadError:
+                    return  # the client closed the connection between requests
+                except asyncio.LimitOverrunError:
+                    _write_rejection(writer, Rejection(431, "request head too large"), keep_alive=False)
+                    return
+                except http1.HttpError as exc:
+                    _write_rejection(writer, Rejection(exc.status, str(exc)), keep_alive=False)
+                    return
+                received_ns = self._clock()
+                if not await self._respond(head, body, received_ns, connection_id, reader, writer):
+                    return
+        except ConnectionError:
+            return
+        except Exception:
+            log.exception("simulator connection %d failed", connection_id)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+            writer.close()
+
+    async def aclose(self) -> None:
+        """Cancel the connections still open (streams in flight are recorded as not completed)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # let the closed transports run connection_lost before the loop goes
+
+    # ------------------------------------------------------------------ routing
+
+    async def _respond(
+        self,
+        head: http1.RequestHead,
+        body: bytes,
+        received_ns: int,
+        connection_id: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        """Answer one request; True when the connection may serve another."""
+        path = head.path
+        if path.startswith("/_sim/"):
+            return self._control(head, writer)
+        self._seq += 1
+        seq = self._seq
+        request_id = f"chatcmpl-sim{self._tag}{seq:06d}"
+
+        def reject(rejection: Rejection, model: str | None = None) -> bool:
+            _write_rejection(writer, rejection, head.keep_alive, request_id)
+            self._records.append(
+                RequestRecord(
+                    seq=seq,
+                    request_id=request_id,
+                    connection_id=connection_id,
+                    method=head.method,
+                    path=path,
+                    status=rejection.status,
+                    received_ns=received_ns,
+                    headers_sent_ns=self._clock(),
+                    model=model,
+                )
+            )
+            return head.keep_alive
+
+        if not path.endswith("/chat/completions"):
+            return reject(openai_chat.invalid_url(head.method, path))
+        if head.method != "POST":
+            return reject(Rejection(405, f"Method {head.method} not allowed on {path}; use POST."))
+        if self._api_key is not None:
+            rejection = self._check_key(head.header("authorization"))
+            if rejection is not None:
+                return reject(rejection)
+        try:
+            request = openai_chat.parse_chat_request(body)
+        except RequestRejected as exc:
+            return reject(exc.rejection)
+        profile = self._profiles.get(request.model)
+        if profile is None:
+            return reject(openai_chat.model_not_found(request.model), request.model)
+        if not request.stream:
+            return reject(openai_chat.stream_required(), request.model)
+
+        seed = request.seed if request.seed is not None else self._seed * 1_000_003 + seq
+        plan = schedule(profile, seed, request.max_tokens, include_usage=request.include_usage)
+        renderer = openai_chat.ChatStreamRenderer(
+            request_id, request.model, int(time.time()), request.prompt_tokens, plan
+        )
+        record = RequestRecord(
+            seq=seq,
+            request_id=request_id,
+            connection_id=connection_id,
+            method=head.method,
+            path=path,
+            status=200,
+            received_ns=received_ns,
+            headers_sent_ns=None,
+            model=request.model,
+            seed=seed,
+            prompt_tokens=request.prompt_tokens,
+            completion_tokens=plan.completion_tokens,
+            reasoning_tokens=plan.reasoning_tokens,
+            finish_reason=plan.finish_reason,
+        )
+        completed = await self._stream(record, plan, renderer, head.keep_alive, reader, writer)
+        return completed and head.keep_alive
+
+    def _check_key(self, authorization: str | None) -> Rejection | None:
+        assert self._api_key is not None
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return openai_chat.missing_api_key()
+        if not hmac.compare_digest(token.strip().encode(), self._api_key):
+            return openai_chat.invalid_api_key()
+        return None
+
+    def _control(self, head: http1.RequestHead, writer: asyncio.StreamWriter) -> bool:
+        """The simulator's own routes: records and reset. Not recorded themselves."""
+        route = (head.method, head.path)
+        if route == ("GET", "/_sim/records"):
+            try:
+                since = int(head.query.get("since", ["0"])[0])
+            except ValueError:
+                _write_rejection(writer, Rejection(400, "since must be an integer", param="since"), head.keep_alive)
+                return head.keep_alive
+            payload: object = [r.to_json() for r in self.records(since)]
+        elif route == ("GET", "/_sim/lateness"):
+            payload = self.lateness().to_json()
+        elif route == ("POST", "/_sim/reset"):
+            payload = {"dropped": self.reset()}
+        else:
+            _write_rejection(writer, openai_chat.invalid_url(head.method, head.path), head.keep_alive)
+            return head.keep_alive
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        writer.write(http1.full_response(200, body, "application/json", keep_alive=head.keep_alive))
+        return head.keep_alive
+
+    # ------------------------------------------------------------------ the hot path
+
+    async def _stream(
+        self,
+        record: RequestRecord,
+        plan: Plan,
+        renderer: EventRenderer,
+        keep_alive: bool,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        """Write the head now and each event when due; record what left when. True if every event was written."""
+        transport = writer.transport
+        clock = self._clock
+        received_ns = record.received_ns
+        pending = http1.response_head(
+            200,
+            (
+                ("content-type", "text/event-stream; charset=utf-8"),
+                ("cache-control", "no-cache"),
+                ("transfer-encoding", "chunked"),
+                ("connection", "keep-alive" if keep_alive else "close"),
+                ("x-sim-request-id", record.request_id),
+            ),
+        )
+        headers_sent_ns: int | None = None
+        sent: list[SentEvent] = []
+        completed = False
+        last = len(plan.events) - 1
+        try:
+            for index, event in enumerate(plan.events):
+                frame = http1.chunk(renderer.render(event))
+                if index == last:
+                    frame += http1.LAST_CHUNK
+                due_ns = received_ns + round(event.offset_s * 1e9)
+                now = clock()
+                if pending and due_ns > now:  # the head leaves at once; the first event only when due
+                    transport.write(pending)
+                    now = headers_sent_ns = clock()
+                    pending = b""
+                while due_ns > now:  # re-check: a timer may fire a hair early, an event never leaves early
+                    await asyncio.sleep((due_ns - now) / 1e9)
+                    now = clock()
+                if transport.is_closing() or reader.at_eof():
+                    return False  # the client went away (HTTP clients do not half-close mid-response)
+                transport.write(pending + frame if pending else frame)
+                sent_ns = clock()
+                if pending:
+                    headers_sent_ns = sent_ns
+                    pending = b""
+                buffered = transport.get_write_buffer_size()
+                sent.append(SentEvent(event.kind, event.n_tokens, due_ns, now, sent_ns, buffered))
+                if buffered:
+                    await writer.drain()  # the client is not reading: wait instead of buffering without bound
+            completed = True
+            return True
+        finally:
+            self._records.append(
+                replace(record, headers_sent_ns=headers_sent_ns, events=tuple(sent), completed=completed)
+            )
+
+
+def _write_rejection(
+    writer: asyncio.StreamWriter, rejection: Rejection, keep_alive: bool, request_id: str | None = None
+) -> None:
+    headers = (("x-sim-request-id", request_id),) if request_id else ()
+    writer.write(http1.full_response(rejection.status, rejection.body(), "application/json", headers, keep_alive))
+
+
+@asynccontextmanager
+async def listening(simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
+    """Serve ``simulator`` on ``host:port`` (0 = ephemeral) for the duration of the block; yields the port."""
+    server = await asyncio.start_server(simulator.serve_connection, host, port, limit=http1.MAX_HEAD_BYTES)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await simulator.aclose()
+        await server.wait_closed()
+
+
+class SimServer:
+    """A ``Simulator`` on 127.0.0.1 in a background thread with its own event loop, as a context manager.
+
+    ``with SimServer() as sim: sim.base_url`` -> ``http://127.0.0.1:PORT/v1``. The server's loop shares the
+    process (and its GIL) with the caller; for measurements that must not compete with the client, use
+    ``probe.sim.process.spawn_sim_process``.
+    """
+
+    def __init__(
+        self,
+        profiles: Mapping[str, LatencyProfile] | None = None,
+        *,
+        seed: int = 0,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_records: int = DEFAULT_MAX_RECORDS,
+    ) -> None:
+        self.simulator = Simulator(
+            PROFILE_SETS["demo"] if profiles is None else profiles,
+            seed=seed,
+            api_key=api_key,
+            max_records=max_records,
+        )
+        self.host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("SimServer is not running; use it as a context manager")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL, ending in ``/v1``."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    def __enter__(self) -> SimServer:
+        self._thread = threading.Thread(target=self._run, name="probe-sim", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise self._error
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving, cancel open connections and join the thread. Idempotent."""
+        loop, stop, thread = self._loop, self._stop, self._thread
+        if loop is None or stop is None or thread is None:
+            return
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
+        thread.join()
+        self._loop = self._stop = self._thread = None
+        self._port = None
+
+    def records(self, since: int = 0) -> list[RequestRecord]:
+        """Finished requests with ``seq > since``; still readable after the server stopped."""
+        return self._call(self.simulator.records, since)
+
+    def reset(self) -> int:
+        return self._call(self.simulator.reset)
+
+    def lateness(self, kinds: Collection[EventKind] | None = None) -> LatenessSummary:
+        return self._call(self.simulator.lateness, kinds)
+
+    def _call(self, fn: Callable[..., _T], *args: object) -> _T:
+        """Run ``fn`` on the server's loop (which owns the state) and wait; after ``close`` call it directly."""
+        loop = self._loop
+        if loop is None:
+            return fn(*args)  # no loop thread: the state is ours to read
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the caller's thread
+                future.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        return future.result(timeout=30)
+
+    def _run(self) -> None:
+        loop = new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._ready.set()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        async with listening(self.simulator, self.host, self._requested_port) as port:
+            self._port = port
+            self._ready.set()
+            await self._stop.wait()
+
+
+if hasattr(selectors, "EpollSelector"):
+
+    class _PreciseEpollSelector(selectors.EpollSelector):
+        """epoll waits in whole milliseconds (Python rounds timeouts up), so every timer would fire up to 1 ms late.
+
+        Waiting on the epoll descriptor itself with ``select()``, whose timeout has microsecond resolution, and
+        then collecting with a zero-timeout epoll poll removes that rounding at the cost of one extra syscall.
+        """
+
+        def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+            if timeout is not None and timeout > 0:
+                try:
+                    select.select([self.fileno()], [], [], timeout)
+                    timeout = 0
+                except ValueError:  # descriptor above FD_SETSIZE: keep epoll's own (rounded) wait
+                    pass
+            return super().select(timeout)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The event loop the simulator runs on: asyncio's selector loop with sub-millisecond timer waits."""
+    if hasattr(selectors, "EpollSelector"):
+        return asyncio.SelectorEventLoop(_PreciseEpollSelector())
+    return asyncio.new_event_loop()
