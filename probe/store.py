@@ -1,0 +1,811 @@
+"""The results database: numbered migrations, batched writes, and reads that return `Sample` objects.
+
+One SQLite file through sqlite-utils, in WAL mode so a report can read while a run writes, with a
+busy timeout so two runs sharing a file wait for each other instead of failing. Raw samples (arrival
+offsets included) are kept and statistics are computed on read, so a new metric works over old runs.
+
+Schema, a public contract that outside scripts read:
+
+* ``runs``: one row per ``probe run``; ``id`` is a time-ordered uuid (UUIDv7 layout, hex), unique across machines.
+* ``samples``: exactly the scalar fields of `probe.model.Sample`, same names.
+* ``sample_traces``: the `ChunkTrace` of a sample, kept aside so ``samples`` stays narrow.
+  ``offsets_us`` and ``tokens`` are compact JSON arrays of integers; ``channels`` is the trace's
+  code string as is (one letter per event: ``a`` answer, ``r`` reasoning, ``f`` refusal, ``t`` tool).
+  Samples without token-bearing events have no row here.
+
+A connection belongs to the thread that opened it: open one `Store` per thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import time
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from itertools import groupby
+from operator import attrgetter, itemgetter
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypeAlias
+
+from sqlite_utils import Database, Migrations
+
+from probe.ids import new_id
+from probe.model import ChunkTrace, PriceRecord, Sample, SampleGroup, Score
+
+__all__ = [
+    "MIGRATION_SET",
+    "SAMPLE_COLUMNS",
+    "Run",
+    "RunStatus",
+    "Store",
+    "StoreError",
+    "SummaryRow",
+]
+
+RunStatus: TypeAlias = Literal["running", "completed", "interrupted", "failed"]
+RUN_STATUSES: tuple[str, ...] = RunStatus.__args__  # type: ignore[attr-defined]
+
+MIGRATION_SET = "probe"
+"""Name of probe's set in sqlite-utils' ``_sqlite_migrations`` table."""
+
+SAMPLE_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Sample) if f.name != "trace")
+"""Columns of ``samples``, in `Sample` field order, so a row unpacks straight into `Sample(*row)`."""
+
+_TRACE_COLUMNS = ("sample_id", "offsets_us", "tokens", "channels")
+_RUN_COLUMNS = (
+    "id",
+    "started_at",
+    "finished_at",
+    "host",
+    "region",
+    "probe_version",
+    "config_hash",
+    "command",
+    "status",
+    "samples_planned",
+    "pid",
+)
+_PRICE_COLUMNS = tuple(f.name for f in dataclasses.fields(PriceRecord))
+"""Columns of ``prices``, in `PriceRecord` field order."""
+_DAY = "substr(s.started_at, 1, 10)"  # a sample's UTC day, exactly as idx_samples_report indexes it
+_DEFAULT_BUSY_TIMEOUT_S = 30.0
+_CONNECTION_PRAGMAS = (
+    # A commit survives a killed process; only a power cut can lose the last commits (never corrupt).
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    # Sample ids are random uuids, so each batch touches pages all over the id indexes: keep them cached
+    # (64 MiB at most, allocated as used) and checkpoint every ~40 MB of WAL rather than every 4 MB,
+    # which halves the cost of a write; truncate the WAL back to 64 MiB after a checkpoint.
+    "PRAGMA cache_size=-65536",
+    "PRAGMA wal_autocheckpoint=10000",
+    "PRAGMA journal_size_limit=67108864",
+)
+_SQLITE_MAX_VARIABLES = 30_000  # below SQLite's default limit of 32,766 bound parameters per statement
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class StoreError(Exception):
+    """The database file cannot be used; the message is one line naming the file and the problem."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = Path(path)
+        self.problem = problem
+
+
+def _problem(error: sqlite3.Error, busy_timeout_s: float) -> str | None:
+    """Name an environmental SQLite failure in words, or None for errors that are bugs in probe."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return None
+    primary = code & 0xFF
+    if primary in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+        return f"not a database, or corrupt ({error})"
+    if primary == sqlite3.SQLITE_READONLY:
+        return "read-only, cannot write (check the permissions of the file and its directory)"
+    if primary == sqlite3.SQLITE_FULL:
+        return "disk full, cannot write"
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return f"locked by another process for more than {busy_timeout_s:g} s"
+    if primary in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
+        return f"cannot open ({error}; does the directory exist and is it accessible?)"
+    if primary == sqlite3.SQLITE_IOERR:
+        return f"input/output error ({error})"
+    return None
+
+
+@contextmanager
+def _translated(path: Path, busy_timeout_s: float) -> Iterator[None]:
+    """Turn a broken, full, locked or read-only database into a `StoreError`; let bugs through."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        problem = _problem(error, busy_timeout_s)
+        if problem is None:
+            raise
+        raise StoreError(path, problem) from error
+
+
+# --------------------------------------------------------------------------- migrations
+# Append only: never edit a migration that has shipped; add m00N_... and append it to _MIGRATIONS.
+
+
+def m001_initial(db: Database) -> None:
+    """Runs, narrow samples, their traces aside, and the indexes reports over ~1M samples need."""
+    db["runs"].create(
+        {
+            "id": str,
+            "started_at": str,
+            "finished_at": str,
+            "host": str,
+            "region": str,
+            "probe_version": str,
+            "config_hash": str,
+            "command": str,
+            "status": str,
+            "samples_planned": int,
+            "pid": int,
+        },
+        pk="id",
+        not_null=["started_at", "host", "status"],
+    )
+    db["samples"].create(
+        {
+            "id": str,
+            "run_id": str,
+            "provider": str,
+            "model": str,
+            "api": str,
+            "started_at": str,
+            "status": str,
+            "error_kind": str,
+            "error_message": str,
+            "http_status": int,
+            "ttfb_s": float,
+            "ttft_s": float,
+            "ttfat_s": float,
+            "e2e_s": float,
+            "connect_s": float,
+            "tls_s": float,
+            "input_tokens": int,
+            "output_tokens": int,
+            "reasoning_tokens": int,
+            "tokens_source": str,
+            "output_tps": float,
+            "finish_reason": str,
+            "chunk_count": int,
+            "read_count": int,
+            "response_model": str,
+            "retry_after_s": float,
+            "region": str,
+            "workload": str,
+            "max_tokens": int,
+        },
+        pk="id",
+        not_null=["run_id", "provider", "model", "api", "started_at", "status"],
+    )
+    db["sample_traces"].create(
+        {"sample_id": str, "offsets_us": str, "tokens": str, "channels": str},
+        pk="sample_id",
+        foreign_keys=[("sample_id", "samples", "id")],
+    )
+    samples = db.table("samples")
+    samples.create_index(["model", "started_at"], index_name="idx_samples_model_started_at")
+    samples.create_index(
+        ["provider", "model", "started_at"], index_name="idx_samples_provider_model_started_at"
+    )
+    samples.create_index(["run_id"], index_name="idx_samples_run_id")
+    samples.create_index(["started_at"], index_name="idx_samples_started_at")
+    db.table("runs").create_index(["status"], index_name="idx_runs_status")
+
+
+def m002_scores_prices_report_index(db: Database) -> None:
+    """Third-party scores, every price a report used (with source and date), and a covering index for reports.
+
+    ``idx_samples_report`` holds everything a report reads from ``samples``, ordered by UTC day, so a report
+    over a window scans only that window's days and never touches the table or sorts: over 1,000,000
+    samples, reading 72 hours takes about 0.4 s instead of 0.8 s, all time about 2 s instead of 5 s. It costs
+    about a quarter more file size.
+    """
+    db["scores"].create(
+        {"model": str, "benchmark": str, "score": float, "source": str, "date": str, "imported_at": str},
+        pk=("model", "benchmark", "source", "date"),
+        not_null=["model", "benchmark", "score", "source", "date", "imported_at"],
+    )
+    db["prices"].create(
+        {
+            "model": str,
+            "provider": str,  # '' for the model's list price
+            "input_per_mtok": float,
+            "output_per_mtok": float,
+            "cached_input_per_mtok": float,
+            "source": str,
+            "as_of": str,
+            "recorded_at": str,
+        },
+        pk=("model", "provider", "recorded_at"),
+        not_null=["model", "provider", "input_per_mtok", "output_per_mtok", "source", "recorded_at"],
+    )
+    db.execute(
+        "CREATE INDEX idx_samples_report ON samples (substr(started_at, 1, 10), provider, model, status,"
+        " error_kind, started_at, ttft_s, ttfat_s, output_tps)"
+    )
+
+
+_MIGRATIONS: tuple[Callable[[Database], None], ...] = (m001_initial, m002_scores_prices_report_index)
+
+
+def _migrations() -> Migrations:
+    """A fresh sqlite-utils migration set holding probe's migrations, in order."""
+    migrations = Migrations(MIGRATION_SET)
+    for step in _MIGRATIONS:
+        migrations()(step)
+    return migrations
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Run:
+    """One row of ``runs``. ``finished_at`` is None while running or when the run was interrupted."""
+
+    id: str
+    started_at: str
+    finished_at: str | None
+    host: str
+    region: str | None
+    probe_version: str | None
+    config_hash: str | None
+    command: str | None
+    status: RunStatus
+    samples_planned: int | None
+    pid: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SummaryRow:
+    """Counts and medians for one (provider, model); medians are over ok samples, None when none measured."""
+
+    provider: str
+    model: str
+    samples: int
+    ok: int
+    median_ttft_s: float | None
+    median_ttfat_s: float | None
+    median_output_tps: float | None
+    median_e2e_s: float | None
+
+
+# --------------------------------------------------------------------------- store
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _pid_alive(pid: int) -> bool:
+    """True unless the process is certainly gone (signal 0 probes without touching it; POSIX only)."""
+    if os.name != "posix":
+        return True  # os.kill would terminate it on Windows; fall back to the age rule
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+_json_ints: Callable[[tuple[int, ...]], str] = json.JSONEncoder(separators=(",", ":")).encode
+"""Compact JSON array (``[0,2051,4100]``); a bound encoder skips ``json.dumps``' per-call setup."""
+
+
+_sample_values = attrgetter(*SAMPLE_COLUMNS)
+_INSERT_SAMPLES = "INSERT OR IGNORE INTO samples ({}) VALUES ({})".format(
+    ", ".join(SAMPLE_COLUMNS), ", ".join("?" * len(SAMPLE_COLUMNS))
+)
+_INSERT_TRACES = "INSERT OR IGNORE INTO sample_traces ({}) VALUES (?, ?, ?, ?)".format(", ".join(_TRACE_COLUMNS))
+_SELECT_SAMPLES = "SELECT {} FROM samples AS s".format(", ".join(f"s.{c}" for c in SAMPLE_COLUMNS))
+_SELECT_SAMPLES_WITH_TRACE = (
+    _SELECT_SAMPLES.replace(" FROM ", ", t.offsets_us, t.tokens, t.channels FROM ", 1)
+    + " LEFT JOIN sample_traces AS t ON t.sample_id = s.id"
+)
+
+
+class Store:
+    """probe's results database. Open with `Store.open`; use from the thread that opened it."""
+
+    def __init__(self, db: Database, path: Path, busy_timeout_s: float) -> None:
+        """Wrap an open, migrated database; use `Store.open` rather than calling this."""
+        self._db = db
+        self._path = path
+        self._busy_timeout_s = busy_timeout_s
+        self._closed = False
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        readonly: bool = False,
+        busy_timeout_s: float = _DEFAULT_BUSY_TIMEOUT_S,
+    ) -> Store:
+        """Open (creating and migrating if needed) the database at ``path``.
+
+        A file that is corrupt, not SQLite, another program's database, or from a newer probe is
+        reported as a `StoreError` and left byte-for-byte untouched. ``readonly`` opens without any
+        write (for reports over an archived file) and needs a database already at this probe's schema.
+        """
+        path = Path(path)
+        with _translated(path, busy_timeout_s):
+            if readonly:
+                if not path.is_file():
+                    raise StoreError(path, "does not exist")
+                conn = sqlite3.connect(
+                    path.resolve().as_uri() + "?mode=ro", uri=True, timeout=busy_timeout_s, isolation_level=None
+                )
+            else:
+                conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
+            try:
+                db = Database(conn, execute_plugins=False)
+                cls._prepare(db, path, readonly=readonly)
+            except BaseException:
+                conn.close()
+                raise
+        return cls(db, path, busy_timeout_s)
+
+    @staticmethod
+    def _prepare(db: Database, path: Path, *, readonly: bool) -> None:
+        """Check the file is ours (reads only), then switch to WAL and apply pending migrations."""
+        migrations = _migrations()
+        pending = _check_schema(db, path, migrations)
+        for pragma in _CONNECTION_PRAGMAS:  # settings of this connection; none writes to the file
+            db.execute(pragma)
+        if readonly:
+            if pending:
+                raise StoreError(path, "schema is older than this probe; open it once read-write to upgrade")
+            return
+        mode = _enable_wal(db, path)
+        if str(mode).lower() != "wal":
+            raise StoreError(path, f"cannot use WAL journal mode (got {mode!r}); use a file on a local disk")
+        # The write lock is taken before looking at the schema, so two processes opening the same new
+        # file migrate it once, one after the other.
+        with _immediate(db):
+            if _check_schema(db, path, migrations):
+                migrations.apply(db)
+            # In WAL mode BEGIN IMMEDIATE succeeds even on a file this process cannot write (the write
+            # lock lives in the -shm file); only writing a page fails. Rewrite user_version with its own
+            # value so a read-only file fails here.
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            db.execute(f"PRAGMA user_version = {version}")
+
+    def close(self) -> None:
+        """Close the connection; the last one to close also checkpoints and removes the WAL file."""
+        if not self._closed:
+            self._closed = True
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def db(self) -> Database:
+        """The sqlite-utils database, for ad-hoc queries; writes through it bypass this API's checks."""
+        return self._db
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        with _translated(self._path, self._busy_timeout_s):
+            yield
+
+    # ----------------------------------------------------------------- runs
+
+    def begin_run(
+        self,
+        *,
+        host: str,
+        region: str | None,
+        probe_version: str,
+        config_hash: str,
+        command: str,
+        samples_planned: int | None,
+    ) -> str:
+        """Record a run as 'running' with this process's pid, so a later probe can tell if it died."""
+        run_id = new_id()
+        row = {
+            "id": run_id,
+            "started_at": _utc_now(),
+            "finished_at": None,
+            "host": host,
+            "region": region,
+            "probe_version": probe_version,
+            "config_hash": config_hash,
+            "command": command,
+            "status": "running",
+            "samples_planned": samples_planned,
+            "pid": os.getpid(),
+        }
+        with self._errors(), _immediate(self._db):
+            self._db.execute(
+                "INSERT INTO runs ({}) VALUES ({})".format(", ".join(row), ", ".join("?" * len(row))),
+                list(row.values()),
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, status: RunStatus) -> None:
+        """Stamp the end of a run with its final status."""
+        if status not in RUN_STATUSES or status == "running":
+            raise ValueError(f"a run finishes as completed, interrupted or failed, not {status!r}")
+        with self._errors(), _immediate(self._db):
+            cursor = self._db.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", [status, _utc_now(), run_id]
+            )
+            if cursor.rowcount != 1:
+                raise KeyError(f"no run {run_id!r} in {self._path}")
+
+    def mark_interrupted_runs(self, *, host: str | None = None, stale_after_s: float = 24 * 3600) -> int:
+        """Mark 'running' runs whose process is gone as 'interrupted'; return how many.
+
+        A run is gone when it was started on ``host`` (default: this machine's name, which should be
+        what `begin_run` was given) by a pid that no longer exists, or, wherever it ran, when it
+        started more than ``stale_after_s`` ago (covers other machines and reused pids).
+        """
+        host = socket.gethostname() if host is None else host
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=stale_after_s)
+        with self._errors(), _immediate(self._db):
+            stale = [
+                run_id
+                for run_id, run_host, pid, started_at in self._db.execute(
+                    "SELECT id, host, pid, started_at FROM runs WHERE status = 'running'"
+                ).fetchall()
+                if (run_host == host and pid is not None and not _pid_alive(pid))
+                or _older_than(started_at, cutoff)
+            ]
+            self._db.conn.executemany(
+                "UPDATE runs SET status = 'interrupted' WHERE id = ? AND status = 'running'",
+                [(run_id,) for run_id in stale],
+            )
+        return len(stale)
+
+    def runs(self) -> list[Run]:
+        """Every run, oldest first."""
+        with self._errors():
+            rows = self._db.execute(
+                "SELECT {} FROM runs ORDER BY started_at, rowid".format(", ".join(_RUN_COLUMNS))
+            ).fetchall()
+        return [Run(*row) for row in rows]
+
+    # ----------------------------------------------------------------- samples
+
+    def insert_samples(self, samples: Sequence[Sample]) -> int:
+        """Write a batch in one transaction (two statements); return how many were new.
+
+        Sample ids are global, so a sample already stored (say, merged from another machine) is
+        skipped rather than an error, and writing the same batch twice is harmless.
+        """
+        if not samples:
+            return 0
+        sample_rows = [_sample_values(s) for s in samples]
+        trace_rows = [
+            (s.id, _json_ints(s.trace.offsets_us), _json_ints(s.trace.tokens), s.trace.channels)
+            for s in samples
+            if s.trace.offsets_us or s.trace.tokens or s.trace.channels
+        ]
+        with self._errors(), _immediate(self._db):
+            inserted = self._db.conn.executemany(_INSERT_SAMPLES, sample_rows).rowcount
+            if trace_rows:
+                self._db.conn.executemany(_INSERT_TRACES, trace_rows)
+        return inserted
+
+    def iter_samples(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        models: Sequence[str] | None = None,
+        providers: Sequence[str] | None = None,
+        status: str | None = None,
+        run_id: str | None = None,
+        with_trace: bool = False,
+    ) -> Iterator[Sample]:
+        """Samples matching every given filter, ordered by ``started_at``.
+
+        ``since`` (inclusive) and ``until`` (exclusive) are ISO 8601 UTC strings compared as text, so a
+        bare date such as ``"2025-06-01"`` works. An empty ``models`` or ``providers`` matches nothing.
+        Without ``with_trace`` each sample carries an empty `ChunkTrace`, which is much faster.
+        """
+        where, params = _where(since, until, models, providers, status, run_id)
+        sql = (_SELECT_SAMPLES_WITH_TRACE if with_trace else _SELECT_SAMPLES) + where
+        return self._iter_rows(sql + " ORDER BY s.started_at, s.rowid", params, with_trace)
+
+    def _iter_rows(self, sql: str, params: list[Any], with_trace: bool) -> Iterator[Sample]:
+        """Stream rows into Samples, a page at a time, so a million samples never sit in memory as rows."""
+        width = len(SAMPLE_COLUMNS)
+        with self._errors():
+            cursor = self._db.conn.execute(sql, params)
+            try:
+                while rows := cursor.fetchmany(1000):
+                    if not with_trace:
+                        for row in rows:
+                            yield Sample(*row)
+                        continue
+                    for row in rows:
+                        offsets, tokens, channels = row[width:]
+                        trace = (
+                            ChunkTrace(tuple(json.loads(offsets)), tuple(json.loads(tokens)), channels)
+                            if channels is not None
+                            else ChunkTrace()
+                        )
+                        yield Sample(*row[:width], trace=trace)
+            finally:
+                cursor.close()  # ends the read snapshot even if the caller stops early
+
+    def count_samples(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        models: Sequence[str] | None = None,
+        providers: Sequence[str] | None = None,
+        status: str | None = None,
+        run_id: str | None = None,
+    ) -> int:
+        """How many samples `iter_samples` would yield with the same filters."""
+        where, params = _where(since, until, models, providers, status, run_id)
+        with self._errors():
+            return int(self._db.execute("SELECT count(*) FROM samples AS s" + where, params).fetchone()[0])
+
+    def summary_rows(self, *, run_id: str | None = None, since: str | None = None) -> list[SummaryRow]:
+        """Per (provider, model): samples, ok samples, and medians over the ok samples' measured values."""
+        where, params = _where(since, None, None, None, None, run_id)
+        sql = (
+            "SELECT s.provider, s.model, s.status, s.ttft_s, s.ttfat_s, s.output_tps, s.e2e_s"
+            " FROM samples AS s" + where + " ORDER BY s.provider, s.model"
+        )
+        summaries: list[SummaryRow] = []
+        with self._errors():
+            rows = self._db.conn.execute(sql, params)
+            for (provider, model), group in groupby(rows, key=itemgetter(0, 1)):
+                count = ok = 0
+                measured: tuple[list[float], ...] = ([], [], [], [])
+                for _, _, status, *values in group:
+                    count += 1
+                    if status != "ok":
+                        continue
+                    ok += 1
+                    for column, value in zip(measured, values):
+                        if value is not None:
+                            column.append(value)
+                summaries.append(SummaryRow(provider, model, count, ok, *(_median(c) for c in measured)))
+        return summaries
+
+
+    # ----------------------------------------------------------------- report reads and reference data
+
+    def sample_groups(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        models: Sequence[str] | None = None,
+    ) -> list[SampleGroup]:
+        """Samples in a window as `SampleGroup` columns per (UTC day, provider, model, status, error kind).
+
+        One pass over the covering index ``idx_samples_report`` (no table reads, no sort), with the window also
+        bounded on the day so only its days are scanned: about 0.4 s for 72 hours and 2 s for all of a
+        1,000,000-sample database. Value columns hold one entry per sample, ``None`` where not measured.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        if since is not None:  # the day bounds let the index skip whole days; the stamps then cut exactly
+            clauses.append(f"{_DAY} >= ?")
+            params.append(since[:10])
+        if until is not None:
+            clauses.append(f"{_DAY} <= ?")
+            params.append(until[:10])
+        exact, more = _where(since, until, models, None, None, None)
+        if exact:
+            clauses.append(exact.removeprefix(" WHERE "))
+            params.extend(more)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        sql = (
+            f"SELECT {_DAY}, s.provider, s.model, s.status, s.error_kind, count(*), min(s.started_at), max(s.started_at),"
+            " json_group_array(s.ttft_s), json_group_array(s.ttfat_s), json_group_array(s.output_tps)"
+            " FROM samples AS s" + where + f" GROUP BY {_DAY}, s.provider, s.model, s.status, s.error_kind"
+        )
+        groups = []
+        with self._errors():
+            for day, provider, model, status, kind, count, first_at, last_at, ttft, ttfat, tps in self._db.conn.execute(sql, params):
+                ok = status == "ok"
+                groups.append(
+                    SampleGroup(
+                        provider=provider,
+                        model=model,
+                        day=day,
+                        status=status,
+                        error_kind=kind,
+                        count=count,
+                        first_at=first_at,
+                        last_at=last_at,
+                        ttft_s=tuple(json.loads(ttft)) if ok else (),
+                        ttfat_s=tuple(json.loads(ttfat)) if ok else (),
+                        output_tps=tuple(json.loads(tps)) if ok else (),
+                    )
+                )
+        return groups
+
+    def insert_scores(self, scores: Sequence[Score], *, imported_at: str | None = None) -> int:
+        """Store third-party scores; a row with the same (model, benchmark, source, date) is replaced. Returns
+        how many rows were written."""
+        stamp = imported_at or _utc_now()
+        rows = [(s.model, s.benchmark, s.score, s.source, s.date, stamp) for s in scores]
+        with self._errors(), _immediate(self._db):
+            self._db.conn.executemany(
+                "INSERT OR REPLACE INTO scores (model, benchmark, score, source, date, imported_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def scores(self) -> list[Score]:
+        """Every stored score, sorted by model, benchmark, source and date."""
+        with self._errors():
+            rows = self._db.execute(
+                "SELECT model, benchmark, score, source, date FROM scores ORDER BY model, benchmark, source, date"
+            ).fetchall()
+        return [Score(*row) for row in rows]
+
+    def record_prices(self, records: Sequence[PriceRecord]) -> int:
+        """Store prices a report used; history is append-only, so a record already stored is kept as it was."""
+        if not records:
+            return 0
+        rows = [tuple(getattr(r, c) for c in _PRICE_COLUMNS) for r in records]
+        with self._errors(), _immediate(self._db):
+            return self._db.conn.executemany(
+                "INSERT OR IGNORE INTO prices ({}) VALUES ({})".format(
+                    ", ".join(_PRICE_COLUMNS), ", ".join("?" * len(_PRICE_COLUMNS))
+                ),
+                rows,
+            ).rowcount
+
+    def price_records(self) -> list[PriceRecord]:
+        """Every stored price, oldest record first (the table holds one row per price change, so it stays small)."""
+        with self._errors():
+            rows = self._db.execute(
+                "SELECT {} FROM prices ORDER BY recorded_at, model, provider".format(", ".join(_PRICE_COLUMNS))
+            ).fetchall()
+        return [PriceRecord(*row) for row in rows]
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _enable_wal(db: Database, path: Path) -> str:
+    """Switch to WAL, waiting out a concurrent opener: changing the journal mode of a new file while another
+    connection holds a lock fails at once with "database is locked" instead of calling the busy handler."""
+    timeout_s = float(db.execute("PRAGMA busy_timeout").fetchone()[0]) / 1000
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return str(db.execute("PRAGMA journal_mode=wal").fetchone()[0])
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+@contextmanager
+def _immediate(db: Database) -> Iterator[None]:
+    """A write transaction that takes the write lock up front.
+
+    sqlite-utils' ``atomic()`` issues a deferred BEGIN; under WAL a deferred transaction that read
+    before writing gets SQLITE_BUSY at once when another writer got in first, without waiting for the
+    busy timeout. Taking the lock at BEGIN makes concurrent runs queue instead. Nested ``atomic()``
+    blocks (as in ``Migrations.apply``) become savepoints inside this transaction.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.conn.execute("COMMIT")  # a COMMIT that fails (disk full, I/O) leaves the transaction open
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+
+
+def _check_schema(db: Database, path: Path, migrations: Migrations) -> list[str]:
+    """Return the names of pending migrations; raise if the file is someone else's or from a newer probe.
+
+    Reads only, so a foreign or corrupt file is never modified.
+    """
+    tables = {
+        name
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        if not name.startswith("sqlite_")
+    }
+    applied = [m.name for m in migrations.applied(db)] if Migrations.migrations_table in tables else []
+    known = [step.__name__ for step in _MIGRATIONS]
+    if not applied and tables:
+        listed = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreError(path, f"not a probe database (it has other tables: {listed}); choose another file")
+    unknown = [name for name in applied if name not in known]
+    if unknown:
+        raise StoreError(
+            path, f"schema is newer than this probe knows (migration {unknown[-1]}); upgrade probe to use it"
+        )
+    return [name for name in known if name not in applied]
+
+
+def _where(
+    since: str | None,
+    until: str | None,
+    models: Sequence[str] | None,
+    providers: Sequence[str] | None,
+    status: str | None,
+    run_id: str | None,
+) -> tuple[str, list[Any]]:
+    """A WHERE clause over ``samples AS s`` and its parameters; every filter given must hold."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        clauses.append("s.started_at >= ?")
+        params.append(since)
+    if until is not None:
+        clauses.append("s.started_at < ?")
+        params.append(until)
+    for column, values in (("model", models), ("provider", providers)):
+        if values is None:
+            continue
+        if isinstance(values, str):
+            raise TypeError(f"{column}s must be a sequence of names, not the string {values!r}")
+        values = list(dict.fromkeys(values))
+        if len(values) > _SQLITE_MAX_VARIABLES:
+            raise ValueError(f"at most {_SQLITE_MAX_VARIABLES} {column}s per query")
+        clauses.append(f"s.{column} IN ({', '.join('?' * len(values))})")
+        params.extend(values)
+    if status is not None:
+        clauses.append("s.status = ?")
+        params.append(status)
+    if run_id is not None:
+        clauses.append("s.run_id = ?")
+        params.append(run_id)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _older_than(started_at: str, cutoff: datetime) -> bool:
+    """Whether an ISO 8601 timestamp lies before ``cutoff``; naive stamps are read as UTC."""
+    try:
+        stamp = datetime.fromisoformat(started_at)
+    except ValueError:
+        return False  # unreadable: not evidence that the run is stale
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp < cutoff
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
