@@ -1,8 +1,8 @@
 """The only httpx code: send one request, stamp every network read with the injected clock, compute nothing.
 
-Between a read and its timestamp there is one clock call and one list append; SSE decoding, JSON parsing and
-token counting happen after the stream, in pure code (``probe.derive``), so the measurer does not move the
-measurement. Transport failures become data on the :class:`~probe.model.Exchange`, never exceptions.
+Reads are stamped inside the transport's ``data_received`` (``probe.transport``): one clock call, one list append
+and the chunked-encoding bookkeeping. SSE decoding, JSON parsing and token counting happen after the stream, in
+pure code (``probe.derive``), so the measurer does not move the measurement. Transport failures become data on the :class:`~probe.model.Exchange`, never exceptions.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import anyio
 import httpx
 
 from probe.model import ErrorKind, Exchange, HttpRequest, Timeouts
+from probe.transport import READS_EXTENSION, StampedBody, StampingTransport
 
 Clock = Callable[[], int]
 
@@ -24,13 +25,12 @@ DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 """A response body larger than this is cut and recorded as ``too_large`` (an endless or runaway stream)."""
 
 
-def make_http_client(*, max_connections: int, verify: bool | ssl.SSLContext = True) -> httpx.AsyncClient:
-    """One pooled client per run, with room for every concurrent stream (a pool wait would count as latency).
+def make_http_client(*, verify: bool | ssl.SSLContext = True, clock: Clock = time.perf_counter_ns) -> httpx.AsyncClient:
+    """An httpx client on probe's stamping transport (``probe.transport``): reads are stamped as they arrive.
 
-    Timeouts are set per request; environment proxies are ignored so a measurement is of the endpoint itself.
+    Timeouts are set per request; no proxy is used, so a measurement is of the endpoint itself.
     """
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    return httpx.AsyncClient(limits=limits, timeout=None, trust_env=False, verify=verify, follow_redirects=False)
+    return httpx.AsyncClient(transport=StampingTransport(verify=verify, clock=clock), timeout=None, follow_redirects=False)
 
 
 def utc_now_iso() -> str:
@@ -70,7 +70,7 @@ async def exchange(
         request.url,
         headers=list(request.headers) + list(request.secret_headers),
         content=request.body,
-        extensions={"timeout": timeout_extension, "trace": trace},
+        extensions={"timeout": timeout_extension, "trace": trace, READS_EXTENSION: max_body_bytes},
     )
     reads = record.reads
     received = 0
@@ -78,17 +78,28 @@ async def exchange(
     with anyio.move_on_after(timeouts.total_s) as deadline:
         try:
             response = await client.send(http_request, stream=True)
-            record.headers_ns = phase_marks.get("http11.receive_response_headers.complete") or clock()
+            record.headers_ns = (
+                response.extensions.get("probe_headers_ns")
+                or phase_marks.get("http11.receive_response_headers.complete")
+                or clock()
+            )
             record.status = response.status_code
             record.content_type = response.headers.get("content-type")
             record.retry_after = _retry_after(response.headers)
+            record.request_id = _request_id(response.headers)
             timeout_extension["read"] = timeouts.stall_s
-            async for chunk in response.aiter_raw():
-                reads.append((clock(), chunk))
-                received += len(chunk)
-                if received > max_body_bytes:
-                    record.truncated = True
-                    break
+            body = response.extensions.get(READS_EXTENSION)
+            if isinstance(body, StampedBody):  # stamped by the transport as each read arrived
+                record.reads = body.reads
+                await body.wait()
+                record.truncated = body.truncated
+            else:  # any other transport (tests with respx): stamp here, one read at a time
+                async for chunk in response.aiter_raw():
+                    reads.append((clock(), chunk))
+                    received += len(chunk)
+                    if received > max_body_bytes:
+                        record.truncated = True
+                        break
         except httpx.TimeoutException as error:
             record.failure = _timeout_failure(error, headers_seen=record.status is not None, timeouts=timeouts)
         except httpx.HTTPError as error:
@@ -115,6 +126,17 @@ def _retry_after(headers: httpx.Headers) -> str | None:
         except ValueError:
             pass
     return headers.get("retry-after")
+
+
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-generation-id", "x-sim-request-id")
+
+
+def _request_id(headers: httpx.Headers) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value[:200]
+    return None
 
 
 def _timeout_failure(error: httpx.TimeoutException, *, headers_seen: bool, timeouts: Timeouts) -> tuple[ErrorKind, str]:

@@ -7,6 +7,7 @@ derivation plus storage happen on the writer's thread, away from the timed path 
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, nullcontext
@@ -32,8 +33,8 @@ async def run_plan(
 ) -> None:
     """Run every planned request, at most ``concurrency`` at once overall and ``provider_limits[p]`` per provider.
 
-    Requests are built before any clock starts. Each provider gets its own connection pool, sized for the
-    concurrency, so no request waits for a pooled connection inside its timed section.
+    Requests and TLS contexts are made before any clock starts. One client per provider; its transport keeps a
+    connection per in-flight request and reuses it (keep-alive) for the next.
     """
     provider_limits = provider_limits or {}
     insecure = set(insecure_providers)
@@ -43,13 +44,13 @@ async def run_plan(
     }
     built = [(request, get_dialect(request.api).build_request(request.target, request.prompt, request.max_tokens)) for request in plan]
 
+    tls = httpx.create_ssl_context() if any(r.target.base_url.startswith("https:") for r in plan) else None
     async with AsyncExitStack() as stack:
         clients: dict[str, httpx.AsyncClient] = {}
         for request in plan:
             if request.provider not in clients:
-                pool = min(concurrency, provider_limits.get(request.provider) or concurrency)
-                client = make_http_client(max_connections=max(1, pool), verify=request.provider not in insecure)
-                clients[request.provider] = await stack.enter_async_context(client)
+                verify: bool | ssl.SSLContext = False if request.provider in insecure else (tls or True)
+                clients[request.provider] = await stack.enter_async_context(make_http_client(verify=verify, clock=clock))
 
         async def one(request: PlannedRequest, http_request: HttpRequest) -> None:
             # The provider's own limit first, so a request waiting for a busy provider holds no global slot.

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import queue
 import threading
-import uuid
+
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from probe.derive import derive_sample
 from probe.dialects import get_dialect
+from probe.ids import new_id
 from probe.model import Exchange, PlannedRequest, Sample
 from probe.store import Store, StoreError
 from probe.tokens import Counter
 
 _STOP = object()
-
 
 class SampleWriter:
     """Derive and store samples on a dedicated thread (a SQLite connection belongs to its thread)."""
@@ -117,6 +117,6 @@ class SampleWriter:
             request,
             get_dialect(request.api),
             self._counter,
-            sample_id=uuid.uuid4().hex,
+            sample_id=new_id(),
             run_id=self._run_id,
         )

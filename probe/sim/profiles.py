@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal, TypeAlias
 
-EventKind: TypeAlias = Literal["role", "reasoning", "answer", "finish", "usage", "done"]
-"""What one streamed event is. Only ``reasoning`` and ``answer`` events carry tokens."""
+EventKind: TypeAlias = Literal["role", "reasoning", "answer", "finish", "usage", "done", "error"]
+"""What one streamed event is. Only ``reasoning`` and ``answer`` events carry tokens; ``error`` (an error inside
+the 200 stream, see ``probe.sim.dialect.with_inband_error``) is never planned by ``schedule``."""
 
 FinishReason: TypeAlias = Literal["stop", "length"]
 
@@ -188,6 +189,13 @@ PROFILE_SETS: Mapping[str, Mapping[str, LatencyProfile]] = MappingProxyType(
                 "gpt-4.1-nano": LatencyProfile.from_speed(
                     0.70, 110.0, tokens_per_chunk=3, ttft_jitter_s=0.15, chunk_jitter_frac=0.5
                 ),
+            }
+        ),
+        # The accuracy benchmark's workload: 200 ms to the first token, then one token every 10 ms, no jitter.
+        "bench": MappingProxyType(
+            {
+                "bench-1tok": LatencyProfile(ttft_s=0.200, inter_chunk_s=0.010, tokens_per_chunk=1, output_tokens=100),
+                "bench-3tok": LatencyProfile(ttft_s=0.200, inter_chunk_s=0.030, tokens_per_chunk=3, output_tokens=99),
             }
         ),
         # Quick profiles for tests and smoke runs: a whole response in well under a second.

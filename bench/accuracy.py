@@ -1,0 +1,137 @@
+"""How far probe's own overhead moves its numbers: TTFT and decode-speed error against the simulator's record.
+
+For 1, 16, 64 and 256 concurrent streams (200 ms to first token, one token every 10 ms, 100 tokens), each level
+runs in a fresh process through the production path (runner -> client -> writer thread -> SQLite) against a
+simulator in its own process, and prints: TTFT error p50/p99 (probe's arrival stamp minus the simulator's write
+time of the same bytes), decode-speed error p99, client CPU per 1,000 streamed chunks, peak RSS, and the
+simulator's own lateness. A level whose simulator was late (p99 > 5 ms) is reported as such, without a client
+figure: the server, not the client, would be what it measured.
+
+    .venv/bin/python bench/accuracy.py [--levels 1,16,64,256] [--model bench-1tok]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SERVER_LATE_P99_MS = 5.0
+ROUNDS = {1: 10, 16: 3, 64: 2, 256: 2}
+
+
+def run_level(streams: int, model: str) -> dict:
+    """One concurrency level, in this process: returns the figures as a dict."""
+    import anyio
+
+    from probe.derive import derive_sample
+    from probe.dialects import openai_chat
+    from probe.model import PlannedRequest, Target, Timeouts
+    from probe.runner import run_plan
+    from probe.sim.process import spawn_sim_process
+    from probe.sim.records import lateness_summary
+    from probe.stats import percentile
+    from probe.store import Store
+    from probe.tokens import load_encoding
+    from probe.writer import SampleWriter
+
+    counter = load_encoding("o200k_base")
+    total = streams * ROUNDS.get(streams, 2)
+    with spawn_sim_process("bench", seed=1) as sim, tempfile.TemporaryDirectory() as tmp:
+        target = Target(base_url=sim.base_url, model_id=model, auth="none")
+        timeouts = Timeouts(connect_s=30, first_byte_s=60, stall_s=30, total_s=120)
+        plan = [
+            PlannedRequest(provider="sim", model=model, api="openai-chat", target=target, prompt=f"request {i}",
+                           max_tokens=100, timeouts=timeouts)
+            for i in range(total)
+        ]
+        db = Path(tmp) / "bench.db"
+        with Store.open(db) as store:
+            run_id = store.begin_run(host="bench", region=None, probe_version="bench", config_hash="", command="bench",
+                                     samples_planned=total)
+        warm_up = [PlannedRequest(provider="sim", model=model, api="openai-chat", target=target, prompt="warm-up",
+                                  max_tokens=5, timeouts=timeouts)]
+        anyio.run(lambda: run_plan(warm_up, lambda request, record: None, concurrency=1))  # imports, first connection
+        sim.reset()
+        exchanges = []
+        writer = SampleWriter(db, run_id, counter)
+        cpu_before, wall_before = time.process_time(), time.perf_counter()
+
+        def sink(request, record):
+            exchanges.append((request, record))
+            writer.submit(request, record)
+
+        with writer:
+            sys.setswitchinterval(0.0005)
+            anyio.run(lambda: run_plan(plan, sink, concurrency=streams))
+        cpu_s, wall_s = time.process_time() - cpu_before, time.perf_counter() - wall_before
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        records = {r.request_id: r for r in sim.records()}
+
+    ttft_errors_ms, speed_errors, chunks, failures = [], [], 0, 0
+    for request, record in exchanges:
+        sample = derive_sample(record, request, openai_chat, counter, sample_id="x", run_id="x")
+        sent = records.get(record.request_id)
+        if sample.status != "ok" or sent is None or sent.first_token is None:
+            failures += 1
+            continue
+        chunks += sample.chunk_count or 0
+        first_arrival_ns = record.started_ns + round(sample.ttft_s * 1e9)
+        ttft_errors_ms.append((first_arrival_ns - sent.first_token.write_ns) / 1e6)
+        token_events = [e for e in sent.events if e.n_tokens]
+        true_tps = sum(e.n_tokens for e in token_events[1:]) * 1e9 / (token_events[-1].write_ns - token_events[0].write_ns)
+        speed_errors.append(abs(sample.output_tps - true_tps) / true_tps * 100)
+    lateness = lateness_summary(records.values())
+    return {
+        "streams": streams,
+        "requests": total,
+        "failures": failures,
+        "ttft_error_p50_ms": percentile(ttft_errors_ms, 50),
+        "ttft_error_p99_ms": percentile(ttft_errors_ms, 99),
+        "decode_error_p99_pct": percentile(speed_errors, 99),
+        "cpu_ms_per_1k_chunks": cpu_s * 1000 / (chunks / 1000) if chunks else None,
+        "chunks": chunks,
+        "wall_s": wall_s,
+        "peak_rss_mb": peak_rss_mb,
+        "server_lateness_p50_ms": lateness.p50_ms,
+        "server_lateness_p99_ms": lateness.p99_ms,
+        "server_priority": None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--levels", default="1,16,64,256")
+    parser.add_argument("--model", default="bench-1tok", choices=["bench-1tok", "bench-3tok"])
+    parser.add_argument("--level", type=int, help=argparse.SUPPRESS)  # internal: run one level in this process
+    args = parser.parse_args()
+    if args.level is not None:
+        print(json.dumps(run_level(args.level, args.model)))
+        return
+
+    print(f"probe accuracy benchmark: model profile {args.model}, simulator in its own process")
+    header = f"{'streams':>7} {'reqs':>5} {'TTFT err p50':>12} {'p99':>8} {'decode err p99':>14} {'CPU/1k chunks':>13} {'peak RSS':>9} {'server late p50/p99':>20}"
+    print(header)
+    for level in (int(x) for x in args.levels.split(",")):
+        out = subprocess.run([sys.executable, __file__, "--level", str(level), "--model", args.model],
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            print(f"{level:>7} failed: {out.stderr.strip()[-400:]}")
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        late = f"{r['server_lateness_p50_ms']:.2f}/{r['server_lateness_p99_ms']:.2f} ms"
+        if r["server_lateness_p99_ms"] > SERVER_LATE_P99_MS:
+            print(f"{level:>7} {r['requests']:>5} {'server was late: no client figure':>52} {late:>20}")
+            continue
+        print(f"{level:>7} {r['requests']:>5} {r['ttft_error_p50_ms']:>9.2f} ms {r['ttft_error_p99_ms']:>5.2f} ms "
+              f"{r['decode_error_p99_pct']:>12.2f} % {r['cpu_ms_per_1k_chunks']:>10.1f} ms {r['peak_rss_mb']:>6.0f} MB {late:>20}"
+              + (f"  ({r['failures']} failed)" if r["failures"] else ""))
+
+
+if __name__ == "__main__":
+    main()

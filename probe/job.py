@@ -1,0 +1,94 @@
+"""One probe run, end to end: record the run, send the plan, keep every sample, close the run honestly.
+
+This is the I/O shell around the pure core; the CLI calls it, and so do the demo and the tests.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from probe import __version__
+from probe.model import PlannedRequest, Sample
+from probe.runner import run_plan
+from probe.store import Store
+from probe.tokens import encoding_for_model, load_encoding
+from probe.writer import SampleWriter
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    run_id: str
+    status: str  # completed | interrupted | failed
+    samples: tuple[Sample, ...]
+
+    @property
+    def nothing_sent(self) -> bool:
+        """No request reached an endpoint: every sample failed before a connection was made."""
+        return not self.samples or all(s.error_kind == "connect" for s in self.samples)
+
+
+def run_job(
+    plan: Sequence[PlannedRequest],
+    db_path: str | Path,
+    *,
+    concurrency: int,
+    provider_limits: dict[str, int] | None = None,
+    insecure_providers: Sequence[str] = (),
+    config_hash: str = "",
+    region: str | None = None,
+    command: str = "",
+    on_sample: Callable[[Sample], None] | None = None,
+) -> RunOutcome:
+    """Run ``plan`` and store every sample in ``db_path`` as it completes.
+
+    The tokenizer loads before any clock starts. Runs left 'running' by a killed process are marked
+    'interrupted' first. On Ctrl-C the requests in flight are dropped (an interrupted request says nothing about
+    the endpoint), every completed sample is kept, the run is marked 'interrupted' and KeyboardInterrupt propagates.
+    """
+    models = {request.target.model_id for request in plan}
+    counter = load_encoding(encoding_for_model(next(iter(models), "")))
+    with Store.open(db_path) as store:
+        store.mark_interrupted_runs()
+        run_id = store.begin_run(
+            host=socket.gethostname(),
+            region=region,
+            probe_version=__version__,
+            config_hash=config_hash,
+            command=command or " ".join(["probe", *sys.argv[1:]]),
+            samples_planned=len(plan),
+        )
+    status = "failed"
+    writer = SampleWriter(db_path, run_id, counter, on_sample=on_sample)
+    try:
+        with writer:
+            _tighten_gil_switching()
+            anyio.run(
+                lambda: run_plan(
+                    list(plan),
+                    writer.submit,
+                    concurrency=concurrency,
+                    provider_limits=provider_limits,
+                    insecure_providers=insecure_providers,
+                )
+            )
+        status = "completed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        with Store.open(db_path) as store:
+            store.finish_run(run_id, status)
+    return RunOutcome(run_id=run_id, status=status, samples=tuple(writer.samples))
+
+
+def _tighten_gil_switching() -> None:
+    """The writer thread derives samples while streams are in flight. Python hands the GIL over every 5 ms by
+    default, which could delay a read's timestamp by as much; 0.5 ms bounds that delay instead."""
+    sys.setswitchinterval(0.0005)
+

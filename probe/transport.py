@@ -1,0 +1,466 @@
+"""A lean HTTP/1.1 transport for httpx that stamps every socket read where it happens.
+
+httpx's default stack (httpcore, h11, anyio streams) spends 100-300 µs of CPU per streamed chunk, and each read
+is stamped only after that stack hands the bytes up. At a few dozen concurrent streams that CPU saturates a core
+and the stamps drift by tens of milliseconds. Here the bytes arrive in ``asyncio.Protocol.data_received``, which
+reads the clock first and then does only the chunked-encoding bookkeeping needed to know where the body ends;
+parsing the SSE and JSON waits until the stream is over (``probe.derive``). The transport plugs into
+``httpx.AsyncClient(transport=...)``, so requests, headers, errors and the public API stay httpx's.
+
+Scope: what probe needs, no more. HTTP/1.1 with keep-alive, chunked / content-length / close-delimited bodies,
+TLS through the standard ``ssl`` module, one request per connection at a time. No proxies, no HTTP/2, no
+redirects (probe never follows them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+import httpx
+
+Clock = Callable[[], int]
+
+MAX_HEAD_BYTES = 64 * 1024
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+READS_EXTENSION = "probe_stamped_body"
+"""Key of the request extension that carries the body size limit, and of the response's stamped body."""
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection. Fills ``reads`` with ``(t_ns, payload)`` per socket read of the response body."""
+
+    def __init__(self, clock: Clock, loop: asyncio.AbstractEventLoop) -> None:
+        self._clock = clock
+        self._loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.lost = False
+        self.gone: asyncio.Future[None] = loop.create_future()  # set once the socket is really closed
+        self._reset()
+
+    def _reset(self) -> None:
+        self.reads: list[tuple[int, bytes]] = []
+        self.head: asyncio.Future[tuple[int, list[tuple[bytes, bytes]], int]] | None = None
+        self.done: asyncio.Future[None] | None = None
+        self._head_buffer = b""
+        self._mode = "idle"  # idle | head | chunked | length | close | done
+        self._remaining = 0  # bytes left: in the current chunk (chunked) or in the body (length)
+        self._frame = b""  # an incomplete chunk-size line or trailer
+        self._skip = 0  # CRLF bytes to skip after a chunk's data
+        self._trailer = False
+        self.received = 0
+        self.max_body = DEFAULT_MAX_BODY_BYTES
+        self.truncated = False
+        self.keep_alive = True
+        self.last_read_ns = 0
+        self.head_request = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def begin(self, max_body: int, head_request: bool) -> None:
+        self._reset()
+        self.max_body = max_body
+        self.head_request = head_request
+        self.head = self._loop.create_future()
+        self.done = self._loop.create_future()
+        self._mode = "head"
+
+    @property
+    def reusable(self) -> bool:
+        return not self.lost and self._mode == "done" and self.keep_alive and not self.truncated
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if not self.gone.done():
+            self.gone.set_result(None)
+        if self._mode == "head":
+            self._fail(httpx.RemoteProtocolError("connection closed before the response headers"))
+        elif self._mode == "close":
+            self._finish()
+        elif self._mode in ("chunked", "length"):
+            self._fail(httpx.RemoteProtocolError("connection closed in the middle of the response body"))
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost settles the response
+
+    # ------------------------------------------------------------------ the hot path
+
+    def data_received(self, data: bytes) -> None:
+        now = self._clock()
+        self.last_read_ns = now
+        mode = self._mode
+        if mode == "chunked":
+            self._dechunk(now, data)
+        elif mode == "head":
+            self._read_head(now, data)
+        elif mode == "length":
+            self._take_length(now, data)
+        elif mode == "close":
+            self._keep(now, data)
+        # bytes after the end of a response, or on an idle connection, are ignored; the connection is not reused
+        else:
+            self.keep_alive = False
+
+    def _keep(self, now: int, payload: bytes) -> None:
+        if not payload:
+            return
+        self.reads.append((now, payload))
+        self.received += len(payload)
+        if self.received > self.max_body:
+            self.truncated = True
+            self._finish()
+            if self.transport is not None:
+                self.transport.close()
+
+    def _dechunk(self, now: int, data: bytes) -> None:
+        """Strip chunked framing from one read, keeping its payload as one stamped piece."""
+        buffer = self._frame + data if self._frame else data
+        self._frame = b""
+        size = len(buffer)
+        position = 0
+        pieces: list[bytes] = []
+        while position < size:
+            if self._remaining:
+                end = min(size, position + self._remaining)
+                pieces.append(buffer[position:end])
+                self._remaining -= end - position
+                position = end
+                if not self._remaining:
+                    self._skip = 2
+                continue
+            if self._skip:
+                skipped = min(self._skip, size - position)
+                self._skip -= skipped
+                position += skipped
+                continue
+            line_end = buffer.find(b"\r\n", position)
+            if line_end == -1:
+                self._frame = buffer[position:]
+                if len(self._frame) > MAX_HEAD_BYTES:
+                    self._protocol_error("a chunk-size line too long")
+                break
+            line = buffer[position:line_end]
+            position = line_end + 2
+            if self._trailer:
+                if not line:  # the empty line after the last chunk (and any trailers)
+                    self._keep(now, b"".join(pieces))
+                    self._finish()
+                    return
+                continue
+            try:
+                chunk_size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                self._protocol_error("a chunk size that is not hexadecimal")
+                return
+            if chunk_size == 0:
+                self._trailer = True
+            else:
+                self._remaining = chunk_size
+        if pieces:
+            self._keep(now, pieces[0] if len(pieces) == 1 else b"".join(pieces))
+
+    def _read_head(self, now: int, data: bytes) -> None:
+        buffer = self._head_buffer + data
+        end = buffer.find(b"\r\n\r\n")
+        if end == -1:
+            self._head_buffer = buffer
+            if len(buffer) > MAX_HEAD_BYTES:
+                self._protocol_error("response headers larger than 64 KiB")
+            return
+        self._head_buffer = b""
+        try:
+            status, headers = _parse_head(buffer[:end])
+        except ValueError as error:
+            self._protocol_error(str(error))
+            return
+        if 100 <= status < 200:  # an interim response (100 Continue): the real one follows
+            rest = buffer[end + 4 :]
+            if rest:
+                self._read_head(now, rest)
+            return
+        names = {name.lower(): value for name, value in headers}
+        connection = names.get(b"connection", b"").lower()
+        self.keep_alive = b"close" not in connection
+        if self.head is not None and not self.head.done():
+            self.head.set_result((status, headers, now))
+        rest = buffer[end + 4 :]
+        if self.head_request or status in (204, 304):
+            self._finish()
+        elif b"chunked" in names.get(b"transfer-encoding", b"").lower():
+            self._mode = "chunked"
+            if rest:
+                self._dechunk(now, rest)
+        elif b"content-length" in names:
+            try:
+                self._remaining = int(names[b"content-length"])
+            except ValueError:
+                self._protocol_error("a content-length that is not a number")
+                return
+            self._mode = "length"
+            if self._remaining == 0:
+                self._finish()
+            elif rest:
+                self._take_length(now, rest)
+        else:
+            self._mode = "close"
+            self.keep_alive = False
+            if rest:
+                self._keep(now, rest)
+
+    def _take_length(self, now: int, data: bytes) -> None:
+        take = data[: self._remaining]
+        self._remaining -= len(take)
+        self._keep(now, take)
+        if self._remaining == 0:
+            self._finish()
+
+    # ------------------------------------------------------------------ settling
+
+    def _finish(self) -> None:
+        self._mode = "done"
+        if self.done is not None and not self.done.done():
+            self.done.set_result(None)
+
+    def _fail(self, error: Exception) -> None:
+        self._mode = "done"
+        self.keep_alive = False
+        for future in (self.head, self.done):
+            if future is not None and not future.done():
+                future.set_exception(error)
+                # Nobody may ever await ``done`` when the head already failed; mark it retrieved.
+                future.exception()
+
+    def _protocol_error(self, problem: str) -> None:
+        self._fail(httpx.RemoteProtocolError(problem))
+        if self.transport is not None:
+            self.transport.close()
+
+    def close(self) -> None:
+        self.keep_alive = False
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _parse_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
+    status_line, *lines = head.split(b"\r\n")
+    parts = status_line.split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+        raise ValueError("a response that is not HTTP/1.x")
+    try:
+        status = int(parts[1])
+    except ValueError:
+        raise ValueError("a status code that is not a number") from None
+    headers = []
+    for line in lines:
+        name, colon, value = line.partition(b":")
+        if not colon:
+            raise ValueError("a malformed header line")
+        headers.append((name.strip(), value.strip()))
+    return status, headers
+
+
+class StampedBody(httpx.AsyncByteStream):
+    """The response body as the transport stamped it. ``wait()`` returns when the body is complete.
+
+    Iterating it (the generic httpx way) yields the payload pieces after completion, for callers that do not care
+    about timing; probe's client reads ``reads`` instead.
+    """
+
+    def __init__(self, connection: _Connection, release: Callable[[_Connection], None], read_timeout: Callable[[], float | None], clock: Clock) -> None:
+        self._connection = connection
+        self._release = release
+        self._read_timeout = read_timeout
+        self._clock = clock
+        self.reads = connection.reads
+        self._closed = False
+
+    @property
+    def truncated(self) -> bool:
+        return self._connection.truncated
+
+    async def wait(self) -> None:
+        """Until the body is complete; ``httpx.ReadTimeout`` when no byte came for the read (stall) timeout."""
+        connection = self._connection
+        done = connection.done
+        assert done is not None
+        stall_s = self._read_timeout()
+        if stall_s is None:
+            await asyncio.shield(done)
+            return
+        while not done.done():
+            idle_s = (self._clock() - connection.last_read_ns) / 1e9
+            left = stall_s - idle_s
+            if left <= 0:
+                connection.close()
+                raise httpx.ReadTimeout(f"no byte for {stall_s:g} s")
+            with anyio.move_on_after(left):
+                await asyncio.shield(done)
+        done.result()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        await self.wait()
+        for _, piece in self.reads:
+            yield piece
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        connection = self._connection
+        if connection.done is not None and connection.done.done() and not connection.done.cancelled():
+            connection.done.exception()  # retrieved: an error here was already reported to the caller
+        self._release(connection)
+
+
+class StampingTransport(httpx.AsyncBaseTransport):
+    """httpx transport whose response bodies are stamped per socket read (see the module docstring)."""
+
+    def __init__(self, *, verify: bool | ssl.SSLContext = True, clock: Clock = time.perf_counter_ns) -> None:
+        self._clock = clock
+        if isinstance(verify, ssl.SSLContext):
+            self._ssl: ssl.SSLContext | None = verify
+        elif verify:
+            self._ssl = None  # made on first https use: loading the CA bundle costs ~20 ms
+        else:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            self._ssl = context
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._open: set[_Connection] = set()
+
+    def ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
+        return self._ssl
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        trace = request.extensions.get("trace")
+        scheme = request.url.scheme
+        host = request.url.host
+        port = request.url.port or (443 if scheme == "https" else 80)
+        origin = (scheme, host, port)
+        connection = self._idle_connection(origin)
+        if connection is None:
+            connection = await self._connect(origin, timeouts.get("connect"), trace)
+        connection.begin(int(request.extensions.get(READS_EXTENSION, DEFAULT_MAX_BODY_BYTES)), request.method == "HEAD")
+        try:
+            assert connection.transport is not None and connection.head is not None
+            connection.transport.write(_serialize(request, host, port, scheme))
+            with anyio.fail_after(timeouts.get("read")):
+                status, headers, headers_ns = await asyncio.shield(connection.head)
+        except TimeoutError:
+            self._discard(connection)
+            raise httpx.ReadTimeout("no response headers in time", request=request) from None
+        except BaseException:
+            self._discard(connection)
+            raise
+        if trace is not None:
+            await trace("http11.receive_response_headers.complete", {"probe_t_ns": headers_ns})
+
+        def read_timeout() -> float | None:
+            return request.extensions.get("timeout", {}).get("read")
+
+        body = StampedBody(connection, lambda c: self._release(origin, c), read_timeout, self._clock)
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=body,
+            # httpx wraps the stream it is given, so the stamped body is handed over as an extension too.
+            extensions={"http_version": b"HTTP/1.1", "probe_headers_ns": headers_ns, READS_EXTENSION: body},
+            request=request,
+        )
+
+    def _idle_connection(self, origin: tuple[str, str, int]) -> _Connection | None:
+        idle = self._idle.get(origin)
+        while idle:
+            connection = idle.pop()
+            if not connection.lost and connection.transport is not None and not connection.transport.is_closing():
+                return connection
+            self._discard(connection)
+        return None
+
+    async def _connect(self, origin: tuple[str, str, int], timeout_s: float | None, trace: Any) -> _Connection:
+        scheme, host, port = origin
+        loop = asyncio.get_running_loop()
+        connection = _Connection(self._clock, loop)
+        try:
+            with anyio.fail_after(timeout_s):
+                if trace is not None:
+                    await trace("connection.connect_tcp.started", {})
+                transport, _ = await loop.create_connection(lambda: connection, host, port)
+                transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if trace is not None:
+                    await trace("connection.connect_tcp.complete", {})
+                if scheme == "https":
+                    if trace is not None:
+                        await trace("connection.start_tls.started", {})
+                    tls = await loop.start_tls(transport, connection, self.ssl_context(), server_hostname=host)
+                    if tls is None:
+                        raise httpx.ConnectError("TLS handshake failed")
+                    connection.transport = tls  # type: ignore[assignment]
+                    if trace is not None:
+                        await trace("connection.start_tls.complete", {})
+        except TimeoutError:
+            connection.close()
+            raise httpx.ConnectTimeout(f"could not connect within {timeout_s} s") from None
+        except ssl.SSLError as error:
+            connection.close()
+            raise httpx.ConnectError(f"TLS handshake failed: {error.reason or type(error).__name__}") from None
+        except socket.gaierror as error:
+            raise httpx.ConnectError(f"name or service not known ({error.strerror})") from None
+        except OSError as error:
+            connection.close()
+            raise httpx.ConnectError(f"connection failed: {error.strerror or type(error).__name__}") from None
+        self._open.add(connection)
+        return connection
+
+    def _release(self, origin: tuple[str, str, int], connection: _Connection) -> None:
+        if connection.reusable:
+            self._idle.setdefault(origin, []).append(connection)
+        else:
+            self._discard(connection)
+
+    def _discard(self, connection: _Connection) -> None:
+        connection.close()
+        self._open.discard(connection)
+
+    async def aclose(self) -> None:
+        """Close every connection and wait (briefly) until the sockets are really closed: a TLS close is
+        asynchronous, and a loop that stops before it finishes leaks the socket."""
+        connections = list(self._open)
+        self._open.clear()
+        self._idle.clear()
+        for connection in connections:
+            if connection.transport is not None:
+                connection.transport.abort()
+        pending = [c.gone for c in connections if c.transport is not None and not c.gone.done()]
+        if pending:
+            with anyio.move_on_after(1.0):
+                await asyncio.wait(pending)
+
+
+def _serialize(request: httpx.Request, host: str, port: int, scheme: str) -> bytes:
+    target = request.url.raw_path
+    lines = [request.method.encode() + b" " + target + b" HTTP/1.1"]
+    default_port = 443 if scheme == "https" else 80
+    has_host = False
+    for name, value in request.headers.raw:
+        if name.lower() == b"host":
+            has_host = True
+        lines.append(name + b": " + value)
+    if not has_host:
+        lines.insert(1, b"Host: " + (host if port == default_port else f"{host}:{port}").encode())
+    body = request.content
+    if b"content-length" not in (name.lower() for name, _ in request.headers.raw) and body:
+        lines.append(b"Content-Length: " + str(len(body)).encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body

@@ -1,0 +1,142 @@
+"""The stamping transport: HTTP/1.1 framing done right, each read stamped as it arrives, nothing else on that path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import anyio
+import httpx
+import pytest
+
+from probe.client import exchange, make_http_client
+from probe.dialects import openai_chat
+from probe.model import Target, Timeouts
+from probe.sim.profiles import LatencyProfile
+from probe.sim.server import SimServer
+from probe.transport import _Connection
+
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    b"f\r\ndata: {\"a\":1}\n\n\r\n"
+    b"10\r\ndata: {\"b\":22}\n\n\r\n"
+    b"0\r\n\r\n"
+)
+
+
+class Ticks:
+    """A clock that advances one tick per reading, so stamps are distinguishable."""
+
+    def __init__(self) -> None:
+        self.now = 0
+
+    def __call__(self) -> int:
+        self.now += 1
+        return self.now
+
+
+def feed(reads: list[bytes], *, head_request: bool = False) -> _Connection:
+    async def go() -> _Connection:
+        connection = _Connection(Ticks(), asyncio.get_running_loop())
+        connection.begin(1 << 20, head_request)
+        for data in reads:
+            connection.data_received(data)
+        return connection
+
+    return asyncio.run(go())
+
+
+def body(connection: _Connection) -> bytes:
+    return b"".join(piece for _, piece in connection.reads)
+
+
+def test_chunked_body_is_the_same_at_every_split_point() -> None:
+    expected = b'data: {"a":1}\n\ndata: {"b":22}\n\n'
+    for i in range(1, len(CHUNKED)):
+        connection = feed([CHUNKED[:i], CHUNKED[i:]])
+        assert body(connection) == expected, i
+        assert connection.done.done() and connection.reusable
+
+
+def test_one_stamp_per_read_that_carried_payload() -> None:
+    head, rest = CHUNKED.split(b"\r\n\r\n", 1)
+    connection = feed([head + b"\r\n\r\n", rest[:20], rest[20:]])
+    assert [t for t, _ in connection.reads] == [2, 3]  # read 1 was the head only
+
+
+def test_content_length_and_close_delimited_bodies() -> None:
+    connection = feed([b"HTTP/1.1 429 Too Many Requests\r\ncontent-length: 5\r\nretry-after: 3\r\n\r\nhel", b"lo"])
+    assert body(connection) == b"hello" and connection.done.done()
+    connection = feed([b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\npartial"])
+    assert body(connection) == b"partial" and not connection.done.done() and not connection.keep_alive
+
+
+def test_interim_100_continue_is_skipped() -> None:
+    connection = feed([b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"])
+    assert connection.head.result()[0] == 200 and body(connection) == b"ok"
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        [b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"],
+        [b"SSH-2.0-OpenSSH\r\n\r\n"],
+        [b"HTTP/1.1 200 OK\r\n" + b"x-filler: " + b"a" * 70_000],
+    ],
+    ids=["bad chunk size", "not http", "huge head"],
+)
+def test_bytes_that_are_not_http_fail_the_response(reads: list[bytes]) -> None:
+    connection = feed(reads)
+    future = connection.head if not connection.head.done() or connection.head.exception() else connection.done
+    assert isinstance(future.exception(), httpx.RemoteProtocolError)
+
+
+def test_body_larger_than_the_limit_is_cut_and_flagged() -> None:
+    async def go() -> _Connection:
+        connection = _Connection(Ticks(), asyncio.get_running_loop())
+        connection.begin(10, False)
+        connection.data_received(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n" + b"x" * 50)
+        return connection
+
+    connection = asyncio.run(go())
+    assert connection.truncated and connection.done.done() and not connection.reusable
+
+
+FAST = LatencyProfile(ttft_s=0.01, inter_chunk_s=0.002, output_tokens=30)
+
+
+def test_no_json_is_parsed_while_the_stream_is_read(monkeypatch) -> None:
+    """The hot path stamps bytes; parsing waits until the stream is over (a regression guard that counts, not times)."""
+    calls = []
+    real_loads = json.loads
+    client_thread = threading.current_thread()  # the simulator runs in its own thread and parses requests
+    with SimServer({"m": FAST}) as sim:
+        target = Target(base_url=sim.base_url, model_id="m", auth="none")
+        request = openai_chat.build_request(target, "hi", 30)
+
+        async def go():
+            async with make_http_client() as client:
+                monkeypatch.setattr(json, "loads", lambda *a, **k: (threading.current_thread() is client_thread and calls.append(1)) or real_loads(*a, **k))
+                try:
+                    return await exchange(client, request, Timeouts())
+                finally:
+                    monkeypatch.setattr(json, "loads", real_loads)
+
+        record = anyio.run(go)
+    assert record.status == 200 and len(record.reads) >= 30
+    assert calls == []
+
+
+def test_connections_are_reused_between_requests() -> None:
+    with SimServer({"m": FAST}) as sim:
+        target = Target(base_url=sim.base_url, model_id="m", auth="none")
+
+        async def go():
+            async with make_http_client() as client:
+                for _ in range(3):
+                    record = await exchange(client, openai_chat.build_request(target, "hi", 5), Timeouts())
+                    assert record.status == 200
+
+        anyio.run(go)
+        assert len({r.connection_id for r in sim.records()}) == 1
