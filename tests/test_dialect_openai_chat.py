@@ -162,9 +162,42 @@ def test_data_that_is_not_json_is_a_protocol_failure() -> None:
         (500, b"<html><body>Internal error</body></html>", "server"),
         (404, b'{"error":{"message":"The model does not exist","code":"model_not_found"}}', "not_found"),
         (400, b'{"error":{"message":"bad","code":null}}', "bad_request"),
+        (400, b'{"error":{"code":400,"message":"This endpoint\'s maximum context length is 128000 tokens."}}', "context_length"),
+        (400, b'{"error":{"message":"Unsupported parameter: \'max_tokens\' is not supported with this model. Use \'max_completion_tokens\' instead.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}', "bad_request"),
+        (402, b'{"error":{"code":402,"message":"Insufficient credits"}}', "quota"),
     ],
 )
 def test_http_errors_map_to_kinds_and_keep_the_message(status: int, body: bytes, kind: str) -> None:
     got_kind, message = openai_chat.classify_error(status, body)
     assert got_kind == kind
     assert message and len(message) <= 500
+
+
+def test_azure_annotation_chunks_after_the_finish_carry_no_token() -> None:
+    """Azure's asynchronous filter: annotations with a choice but no delta, before and after the finish."""
+    events = parse_fixture("azure-async-filter-annotations-after-finish")
+    assert events == [ResponseModel("gpt-35-turbo"), TextDelta("answer", "Color"), Finished("stop"), EndOfStream()]
+
+
+def test_llamacpp_timings_are_ignored_and_its_usage_taken() -> None:
+    events = parse_fixture("llamacpp-usage-with-timings")
+    assert texts(events, "reasoning") == "Greet" and texts(events, "answer") == "Hello"
+    assert UsageReport(input_tokens=237, output_tokens=35) in events
+    assert not any(isinstance(e, StreamFailed) for e in events)
+
+
+def test_vllm_running_usage_then_flat_error_before_done() -> None:
+    """Usage on every chunk (the last wins); the older flat ``object: error`` fails the stream though [DONE] follows."""
+    events = parse_fixture("vllm-continuous-usage-then-flat-error")
+    usages = [e for e in events if isinstance(e, UsageReport)]
+    assert [u.output_tokens for u in usages] == [0, 1, 2]
+    assert StreamFailed("stream_error", "The engine loop has stopped.") in events
+    assert events[-1] == EndOfStream()
+
+
+def test_model_placeholder_in_base_url_names_an_azure_deployment() -> None:
+    """One Azure provider serves several deployments: ``{model}`` in base_url becomes each model's id."""
+    target = Target(base_url="https://r.openai.azure.com/openai/deployments/{model}", model_id="mini-prod",
+                    auth="api-key", api_key="k", query=(("api-version", "2024-10-21"),))
+    request = openai_chat.build_request(target, "hi", 10)
+    assert request.url == "https://r.openai.azure.com/openai/deployments/mini-prod/chat/completions?api-version=2024-10-21"

@@ -7,7 +7,14 @@ A dialect module provides:
 - ``build_request(target, prompt, max_tokens) -> HttpRequest``;
 - ``Parser``: a per-stream object whose ``parse(event: SSEEvent) -> list[StreamEvent]`` turns one SSE event into
   zero or more stream events (state is needed by dialects whose meaning spans events);
-- ``classify_error(status, body) -> (ErrorKind, message)`` for a non-2xx answer.
+- ``classify_error(status, body) -> (ErrorKind, message)`` for a non-2xx answer;
+- optionally ``retry_after_s(body) -> float | None``, for providers that put the retry delay in the error body
+  rather than a ``Retry-After`` header (Gemini).
+
+Every dialect gives events the same meaning: a ``TextDelta`` for each piece of generated text (``answer``,
+``reasoning``, ``refusal`` or ``tool``), never for role, annotation, ping or lifecycle events; ``UsageReport``
+with output tokens *including* reasoning and reasoning tokens apart; ``Finished`` for the provider's finish
+reason; ``EndOfStream`` for an explicit terminator; ``StreamFailed`` for an error inside a 200 stream.
 
 Adding a dialect means one module here, one folder of recorded fixtures and one test module.
 """
@@ -19,12 +26,15 @@ import json
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from probe.model import ErrorKind, HttpRequest, SSEEvent, StreamEvent, Target
 
 _MODULES = {
     "openai-chat": "probe.dialects.openai_chat",
+    "openai-responses": "probe.dialects.openai_responses",
+    "anthropic-messages": "probe.dialects.anthropic_messages",
+    "gemini": "probe.dialects.gemini",
 }
 
 
@@ -71,8 +81,12 @@ def auth_headers(target: Target) -> tuple[tuple[str, str], ...]:
 
 
 def json_post(target: Target, path: str, body: Mapping[str, Any]) -> HttpRequest:
-    """A POST of ``body`` (plus the provider's extra body fields) to ``base_url + path`` (plus extra query)."""
-    url = target.base_url.rstrip("/") + path
+    """A POST of ``body`` (plus the provider's extra body fields) to ``base_url + path`` (plus extra query).
+
+    A ``{model}`` in ``base_url`` is replaced by the model id, for endpoints that name the model in the path
+    (an Azure deployment: ``https://RESOURCE.openai.azure.com/openai/deployments/{model}``).
+    """
+    url = target.base_url.rstrip("/").replace("{model}", quote(target.model_id, safe="")) + path
     if target.query:
         url += ("&" if "?" in url else "?") + urlencode(target.query)
     payload = dict(body)
@@ -118,10 +132,26 @@ def error_message(body: bytes) -> str:
     return truncate(text)
 
 
+def int_or_none(value: object) -> int | None:
+    """A token count as the provider sent it: an int, or ``None`` when absent, null or not a number."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+_CONTEXT_LENGTH_PHRASES = ("context length", "context window", "prompt is too long", "maximum number of tokens")
+
+
+def mentions_context_length(message: str) -> bool:
+    """Whether a 400's message says the prompt did not fit (for envelopes that have no code for it)."""
+    lowered = message.lower()
+    return any(phrase in lowered for phrase in _CONTEXT_LENGTH_PHRASES)
+
+
 def kind_from_status(status: int) -> ErrorKind:
     """The error kind a bare HTTP status implies, before looking at the body."""
     if status == 429:
         return "rate_limited"
+    if status == 402:  # Payment Required (OpenRouter: insufficient credits): waiting will not help
+        return "quota"
     if status in (401, 403):
         return "auth"
     if status == 404:

@@ -6,14 +6,27 @@ Quirks handled (see the recorded fixtures under tests/fixtures/sse/openai-chat/)
   ``include_usage``) or on the finish chunk (Groq, DeepSeek), or inside ``x_groq.usage``;
 - reasoning text in ``reasoning_content`` (DeepSeek, llama.cpp) or ``reasoning`` (Groq, OpenRouter, vLLM);
 - refusal and tool-call deltas are generated tokens, not answer text;
-- an ``error`` object inside a 200 stream is an error sample, not a success.
+- Azure's first chunk (empty ``choices``, empty ``model``, ``prompt_filter_results``) and its asynchronous-filter
+  annotation chunks (a choice with no ``delta``, also after the finish) carry no token;
+- llama.cpp's ``timings`` and ``prompt_progress``, vLLM's ``stop_reason`` and running ``usage`` on every chunk
+  (``continuous_usage_stats``; the last one wins), OpenAI's ``obfuscation`` padding: ignored or taken as usage;
+- an ``error`` object inside a 200 stream (OpenAI, OpenRouter with ``finish_reason: "error"``, vLLM, whose older
+  releases send the flat ``{"object": "error", ...}``) is an error sample, not a success.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from probe.dialects import error_message, json_post, kind_from_status, load_json_object, truncate
+from probe.dialects import (
+    error_message,
+    int_or_none,
+    json_post,
+    kind_from_status,
+    load_json_object,
+    mentions_context_length,
+    truncate,
+)
 from probe.model import (
     EndOfStream,
     ErrorKind,
@@ -67,6 +80,8 @@ class Parser:
         error = payload.get("error")
         if error:
             return [in_stream_error(error)]
+        if payload.get("object") == "error":  # vLLM's older flat shape: {"object":"error","message":...}
+            return [in_stream_error(payload)]
         model = payload.get("model")
         if model and not self._model_seen:
             self._model_seen = True
@@ -113,14 +128,10 @@ def _reasoning_details_text(delta: dict[str, Any]) -> str:
 def _usage(usage: dict[str, Any]) -> UsageReport:
     details = usage.get("completion_tokens_details") or {}
     return UsageReport(
-        input_tokens=_int_or_none(usage.get("prompt_tokens")),
-        output_tokens=_int_or_none(usage.get("completion_tokens")),
-        reasoning_tokens=_int_or_none(details.get("reasoning_tokens")) if isinstance(details, dict) else None,
+        input_tokens=int_or_none(usage.get("prompt_tokens")),
+        output_tokens=int_or_none(usage.get("completion_tokens")),
+        reasoning_tokens=int_or_none(details.get("reasoning_tokens")) if isinstance(details, dict) else None,
     )
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 _CODE_KINDS: dict[str, ErrorKind] = {
@@ -144,11 +155,15 @@ def in_stream_error(error: object) -> StreamFailed:
 
 
 def classify_error(status: int, body: bytes) -> tuple[ErrorKind, str]:
-    """A non-2xx answer: the status decides, refined by OpenAI's error ``code`` (quota vs rate limit share 429)."""
+    """A non-2xx answer: the status decides, refined by OpenAI's error ``code`` (quota vs rate limit share 429);
+    a 400 without that code whose message says the prompt did not fit (OpenRouter, vLLM) is ``context_length``."""
     kind = kind_from_status(status)
+    message = error_message(body)
     payload = load_json_object(body[:65536].decode("utf-8", errors="replace"))
     error = payload.get("error") if payload else None
     if isinstance(error, dict):
         code = str(error.get("code") or error.get("type") or "")
         kind = _CODE_KINDS.get(code, kind)
-    return kind, error_message(body)
+    if kind == "bad_request" and mentions_context_length(message):
+        kind = "context_length"
+    return kind, message

@@ -1,4 +1,7 @@
-"""The embedded simulated provider: a real loopback HTTP server speaking OpenAI chat streaming on a schedule.
+"""The embedded simulated provider: a real loopback HTTP server that streams on a schedule in four dialects.
+
+OpenAI Chat Completions, OpenAI Responses, Anthropic Messages and Gemini, routed by request path, each with its
+own auth header, error envelope and in-band errors (``x-sim-inband-error``, see ``probe.sim.dialect``).
 
 Used by ``probe demo``, by the tests (probe measures against it over a real socket) and by
 ``bench/accuracy.py``, which compares probe's measured times with the simulator's record of when it wrote

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
     parser.add_argument("--profile-set", default="demo", choices=sorted(PROFILE_SETS), help="named model profiles")
     parser.add_argument("--seed", type=int, default=0, help="server seed for requests that send no seed")
-    parser.add_argument("--api-key-env", metavar="VAR", help="require 'Authorization: Bearer $VAR'")
+    parser.add_argument("--api-key-env", metavar="VAR", help="require the key in $VAR, sent in each dialect's own header")
     parser.add_argument("--max-records", type=int, default=DEFAULT_MAX_RECORDS, help="records kept in memory")
     args = parser.parse_args(argv)
 

@@ -9,11 +9,14 @@ empty-delta finish chunk, usage chunk with ``"choices":[]``, ``data: [DONE]``).
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from probe.sim import words
+from probe.sim.dialect import InbandError, RequestRejected, StreamRequest
+from probe.sim.http1 import RequestHead
 from probe.sim.profiles import PlannedEvent, Plan
 
 DONE = b"data: [DONE]\n\n"
@@ -22,16 +25,9 @@ _NOT_FINISHED = b',"logprobs":null,"finish_reason":null}],"usage":null}\n\n'
 _DELTA_END = b'"}' + _NOT_FINISHED
 
 
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
-    """The parts of a chat completion request the simulator acts on."""
-
-    model: str
-    stream: bool
-    include_usage: bool
-    max_tokens: int | None  # max_completion_tokens, else the deprecated max_tokens
-    seed: int | None
-    prompt_tokens: int  # estimate: whitespace-separated words of the message texts
+ChatRequest = StreamRequest
+"""What the simulator acts on in a chat request: ``max_tokens`` is ``max_completion_tokens``, else the deprecated
+``max_tokens``; ``include_usage`` is ``stream_options.include_usage``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +43,6 @@ class Rejection:
     def body(self) -> bytes:
         error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
         return json.dumps({"error": error}).encode()
-
-
-class RequestRejected(Exception):
-    """The request cannot be served; carries the answer to send."""
-
-    def __init__(self, rejection: Rejection) -> None:
-        super().__init__(rejection.message)
-        self.rejection = rejection
 
 
 def model_not_found(model: str) -> Rejection:
@@ -83,6 +71,34 @@ def stream_required() -> Rejection:
     return Rejection(
         400, 'The simulator only streams: set "stream": true.', param="stream", code="unsupported_value"
     )
+
+
+def matches(path: str) -> bool:
+    return path.endswith("/chat/completions")
+
+
+def check_key(head: RequestHead, expected: bytes) -> Rejection | None:
+    """``Authorization: Bearer <key>``; the scheme is case-insensitive, the key is compared in constant time."""
+    scheme, _, token = (head.header("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return missing_api_key()
+    if not hmac.compare_digest(token.strip().encode(), expected):
+        return invalid_api_key()
+    return None
+
+
+def parse_request(head: RequestHead, body: bytes) -> ChatRequest:
+    return parse_chat_request(body)
+
+
+def shape(plan: Plan) -> Plan:
+    return plan
+
+
+def renderer(
+    request_id: str, request: StreamRequest, created: int, plan: Plan, inband_error: InbandError | None = None
+) -> ChatStreamRenderer:
+    return ChatStreamRenderer(request_id, request.model, created, request.prompt_tokens, plan, inband_error)
 
 
 def parse_chat_request(body: bytes) -> ChatRequest:
@@ -154,9 +170,17 @@ class ChatStreamRenderer:
     reasoning first, so reasoning text and answer text never repeat the same position.
     """
 
-    __slots__ = ("_answer", "_finish", "_next_token", "_reasoning", "_role", "_usage")
+    __slots__ = ("_answer", "_error", "_finish", "_next_token", "_reasoning", "_role", "_usage")
 
-    def __init__(self, completion_id: str, model: str, created: int, prompt_tokens: int, plan: Plan) -> None:
+    def __init__(
+        self,
+        completion_id: str,
+        model: str,
+        created: int,
+        prompt_tokens: int,
+        plan: Plan,
+        inband_error: InbandError | None = None,
+    ) -> None:
         head = json.dumps(
             {
                 "id": completion_id,
@@ -178,6 +202,7 @@ class ChatStreamRenderer:
             b'"completion_tokens_details":{"reasoning_tokens":%d}}'
         ) % (prompt_tokens, plan.completion_tokens, prompt_tokens + plan.completion_tokens, plan.reasoning_tokens)
         self._usage = b"data: " + head + b',"choices":[],"usage":' + usage + b"}\n\n"
+        self._error = b"data: " + head + b',"error":' + _INBAND_ERRORS[inband_error or "server"] + b"}\n\n"
         self._next_token = 0
 
     def render(self, event: PlannedEvent) -> bytes:
@@ -196,5 +221,19 @@ class ChatStreamRenderer:
             return self._usage
         if kind == "done":
             return DONE
+        if kind == "error":
+            return self._error
         raise ValueError(f"unknown event kind {kind!r}")
 
+
+
+# An error object inside the 200 stream, at top level next to the usual chunk fields (as OpenRouter sends it and
+# as openai-python checks for it), with OpenAI's codes.
+_INBAND_ERRORS: dict[str, bytes] = {
+    "overloaded": b'{"message":"The server is overloaded. Please retry your request later.",'
+    b'"type":"service_unavailable_error","param":null,"code":"server_is_overloaded"}',
+    "quota": b'{"message":"You exceeded your current quota, please check your plan and billing details.",'
+    b'"type":"insufficient_quota","param":null,"code":"insufficient_quota"}',
+    "server": b'{"message":"The server had an error while processing your request.",'
+    b'"type":"server_error","param":null,"code":null}',
+}
