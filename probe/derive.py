@@ -12,6 +12,10 @@ Decisions worth knowing:
   the tokenizer.
 - Reasoning a provider bills but does not stream (OpenAI's hidden reasoning) was generated before the first
   visible token, so it is left out of the decode-speed numerator.
+- A line longer than ``MAX_LINE_BYTES`` (1 MiB) fails the sample as ``too_large`` before anything is decoded:
+  no dialect streams chunks near that size, and it bounds what the decoder and the tokenizer are handed.
+- The key is scrubbed from everything the endpoint sent (an error body, each event's data) before anything is
+  read out of it, so no stored field can echo it, not even a key cut in half by message truncation.
 """
 
 from __future__ import annotations
@@ -27,17 +31,19 @@ from probe.model import (
     PlannedRequest,
     ResponseModel,
     Sample,
+    SSEEvent,
     StreamEvent,
     StreamFailed,
     TextDelta,
     UsageReport,
 )
-from probe.redact import redact
+from probe.redact import redact, scrub, without_secrets
 from probe.sse import SSEDecoder
 from probe.timing import NS_PER_S, TimedDelta, decode_speed, seconds_between, stream_timing
 from probe.tokens import Counter, count_tokens
 
 _CHANNEL_CODES = {"answer": "a", "reasoning": "r", "refusal": "f", "tool": "t"}
+MAX_LINE_BYTES = 1024 * 1024
 
 
 def derive_sample(
@@ -76,15 +82,19 @@ def derive_sample(
     if exchange.status is None:
         kind, message = exchange.failure or ("connect", "no response")
         return failed(kind, message)
-    body_head = b"".join(chunk for _, chunk in exchange.reads[:64])
+    body_head = scrub(b"".join(chunk for _, chunk in exchange.reads[:64]), secrets)
     if not 200 <= exchange.status < 300:
         kind, message = dialect.classify_error(exchange.status, body_head)
+        if base["retry_after_s"] is None and hasattr(dialect, "retry_after_s"):
+            base["retry_after_s"] = dialect.retry_after_s(body_head)  # Gemini: the delay is in the body
         return failed(kind, message)
     content_type = (exchange.content_type or "").lower()
     if "text/event-stream" not in content_type:
         return failed("protocol", f"expected an event stream, got content-type {content_type or 'none'!r}")
+    if _longest_line(exchange.reads) > MAX_LINE_BYTES:
+        return failed("too_large", f"a line of the stream is longer than {MAX_LINE_BYTES / 2**20:g} MiB")
 
-    timed_events, pending_at_eof = _decode(exchange, dialect)
+    timed_events, pending_at_eof = _decode(exchange, dialect, secrets)
     deltas: list[TimedDelta] = []
     texts: dict[str, list[str]] = {"answer": [], "reasoning": [], "refusal": [], "tool": []}
     usage = UsageReport()
@@ -156,17 +166,34 @@ def derive_sample(
     return Sample(status="ok", output_tps=output_tps, **{**base, **measured})
 
 
-def _decode(exchange: Exchange, dialect: ModuleType) -> tuple[list[tuple[int, StreamEvent]], bool]:
+def _decode(
+    exchange: Exchange, dialect: ModuleType, secrets: tuple[str, ...] = ()
+) -> tuple[list[tuple[int, StreamEvent]], bool]:
     """SSE-decode every read and parse each event, keeping the arrival time of the read that completed it."""
     decoder = SSEDecoder()
     parser = dialect.Parser()
     timed: list[tuple[int, StreamEvent]] = []
     for t_ns, chunk in exchange.reads:
         for sse_event in decoder.feed(chunk):
+            if secrets and any(secret in sse_event.data for secret in secrets):
+                sse_event = SSEEvent(without_secrets(sse_event.data, secrets), sse_event.event, sse_event.id)
             for event in parser.parse(sse_event):
                 timed.append((t_ns, event))
     decoder.close()
     return timed, decoder.pending_at_eof
+
+
+def _longest_line(reads: list[tuple[int, bytes]]) -> int:
+    """The length in bytes of the longest line (CR or LF ends one) across all reads."""
+    longest = run = 0
+    for _, chunk in reads:
+        if b"\n" not in chunk and b"\r" not in chunk:
+            run += len(chunk)
+            continue
+        pieces = chunk.replace(b"\r", b"\n").split(b"\n")
+        longest = max(longest, run + len(pieces[0]), *(len(piece) for piece in pieces[1:-1]))
+        run = len(pieces[-1])
+    return max(longest, run)
 
 
 def _merge_usage(old: UsageReport, new: UsageReport) -> UsageReport:

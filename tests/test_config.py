@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from probe.cli import app
 from probe.config import ConfigError, load_config, resolve_keys
 
 REPO = Path(__file__).resolve().parent.parent
@@ -20,6 +22,11 @@ api_key_env = "OPENAI_API_KEY"
 "gpt-4.1-mini" = "gpt-4.1-mini"
 "gpt-4.1-nano" = { id = "gpt-4.1-nano-2025-04-14", input_price = 0.10, output_price = 0.40 }
 """
+
+
+def with_key(line: str) -> str:
+    """GOOD with one more line in its [[providers]] table."""
+    return GOOD.replace('api_key_env = "OPENAI_API_KEY"', f'api_key_env = "OPENAI_API_KEY"\n{line}')
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -81,6 +88,51 @@ BROKEN = [
     (GOOD.replace('api_key_env = "OPENAI_API_KEY"', 'api_key_env = "K"\nauth = "bearr"'), "[providers.openai] auth: unknown auth style 'bearr' (did you mean 'bearer'?)"),
     (GOOD.replace(", output_price = 0.40", ""), "[providers.openai.models.gpt-4.1-nano] output_price: missing: give both"),
     (GOOD + '[[compare]]\nmodels = ["gpt-4.1-mini"]\n', "[compare #1] models: must list exactly two model names"),
+    # wrong types
+    (GOOD.replace('name = "openai"', "name = 5"), "[providers #1] name: must be a non-empty string, got an integer"),
+    (GOOD.replace('api = "openai-chat"', 'api = ["openai-chat"]'), "[providers.openai] api: must be a non-empty string, got an array"),
+    (GOOD.replace('"https://api.openai.com/v1"', "42"), "[providers.openai] base_url: must be a non-empty string, got an integer"),
+    (GOOD.replace('"OPENAI_API_KEY"', "5"), "[providers.openai] api_key_env: must be a string, got an integer"),
+    (with_key("verify_tls = \"no\""), "[providers.openai] verify_tls: must be a boolean, got a string"),
+    (with_key("max_concurrency = 2.5"), "[providers.openai] max_concurrency: must be an integer, got a number"),
+    (with_key("max_concurrency = true"), "[providers.openai] max_concurrency: must be an integer, got a boolean"),
+    (with_key("region = 5"), "[providers.openai] region: must be a string, got an integer"),
+    (with_key("auth = 5"), "[providers.openai] auth: must be a string, got an integer"),
+    (with_key('headers = "x-team: bench"'), "[providers.openai] headers: must be a table, got a string"),
+    (with_key("headers = { x-team = 1 }"), "[providers.openai.headers] x-team: must be a string, got an integer"),
+    (with_key("extra_body = [1, 2]"), "[providers.openai] extra_body: must be a table, got an array"),
+    (with_key("timeouts = 30"), "[providers.openai] timeouts: must be a table, got an integer"),
+    (with_key('timeouts = { total_s = "300" }'), "[providers.openai.timeouts] total_s: must be a positive number of seconds, got '300'"),
+    (GOOD.replace("input_price = 0.10", 'input_price = "0.10"'), "[providers.openai.models.gpt-4.1-nano] input_price: must be a non-negative number"),
+    (GOOD.replace('{ id = "gpt-4.1-nano-2025-04-14",', "{ id = 5,"), "[providers.openai.models.gpt-4.1-nano] id: must be a non-empty string"),
+    ("providers = [\"openai\"]\n", "[top level] providers: must be an array of tables written [[providers]]"),
+    ('compare = "gpt-4.1-mini vs gpt-4.1-nano"\n' + GOOD, "[top level] compare: must be an array of tables written [[compare]]"),
+    # missing or empty values
+    (GOOD.replace('api = "openai-chat"\n', ""), "[providers.openai] api: missing"),
+    (GOOD.replace('base_url = "https://api.openai.com/v1"', 'base_url = ""'), "[providers.openai] base_url: must be a non-empty string"),
+    (GOOD.split("[providers.models]")[0], "[providers.openai] models: missing"),
+    (GOOD.split("[providers.models]")[0] + "[providers.models]\n", "[providers.openai] models: must be a non-empty table"),
+    (GOOD.replace('"gpt-4.1-mini" = "gpt-4.1-mini"', '"gpt-4.1-mini" = ""'), "[providers.openai.models] gpt-4.1-mini: the model id is empty"),
+    ("providers = []\n", "[top level] providers: is empty"),
+    # bad values
+    (GOOD.replace('"https://api.openai.com/v1"', '"ftp://api.openai.com/v1"'), "[providers.openai] base_url: 'ftp://api.openai.com/v1' is not an http(s) URL"),
+    (GOOD.replace('"https://api.openai.com/v1"', '"https://"'), "[providers.openai] base_url: 'https://' is not an http(s) URL"),
+    (GOOD.replace('"https://api.openai.com/v1"', '"https://user:pw@api.openai.com/v1"'), "[providers.openai] base_url: must not contain credentials or a query"),
+    (GOOD.replace('"https://api.openai.com/v1"', '"https://api.openai.com/v1?key=abc"'), "[providers.openai] base_url: must not contain credentials or a query"),
+    (with_key("max_concurrency = 0"), "[providers.openai] max_concurrency: must be at least 1, got 0"),
+    (with_key("timeouts = { total_s = -5 }"), "[providers.openai.timeouts] total_s: must be a positive number of seconds, got -5"),
+    (with_key('headers = { "X-Api-Key" = "abc" }'), "[providers.openai.headers] X-Api-Key: credentials do not belong in the file"),
+    (GOOD.replace('api = "openai-chat"', 'api = "anthropic"'), "[providers.openai] api: unknown dialect 'anthropic'"),
+    # duplicates and unknown keys, with suggestions
+    (GOOD + GOOD.replace('api_key_env = "OPENAI_API_KEY"', 'api_key_env = "OTHER_KEY"'), "[providers.openai] name: duplicate provider name 'openai'"),
+    ("provider = 1\n" + GOOD, "[top level] provider: unknown key (did you mean 'providers'?)"),
+    (GOOD.replace("base_url =", "base_uri ="), "[providers.openai] base_uri: unknown key (did you mean 'base_url'?)"),
+    (with_key("max_concurency = 4"), "[providers.openai] max_concurency: unknown key (did you mean 'max_concurrency'?)"),
+    (with_key("timeouts = { stal_s = 5 }"), "[providers.openai.timeouts] stal_s: unknown key (did you mean 'stall_s'?)"),
+    (with_key("verifytls = false"), "[providers.openai] verifytls: unknown key (did you mean 'verify_tls'?)"),
+    (GOOD + '[[compare]]\nmodel = ["gpt-4.1-mini", "gpt-4.1-nano"]\n', "[compare #1] model: unknown key (did you mean 'models'?)"),
+    ("[[providers]\nname = 'x'\n", "[file]: is not valid TOML"),
+    ('[[providers]]\nname = "a"\nname = "b"\n', "[file]: is not valid TOML"),
 ]
 
 
@@ -95,6 +147,25 @@ def test_broken_config_names_file_table_key_and_problem(tmp_path: Path, text: st
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(("text", "expected"), BROKEN, ids=[e.split(":")[0] + "|" + e.split(":")[1][:25] for _, e in BROKEN])
+def test_probe_run_rejects_a_broken_config_in_one_line_with_exit_2(tmp_path: Path, text: str, expected: str) -> None:
+    """Through the CLI: exit code 2, one stderr line naming file, table, key and problem, no traceback, no database."""
+    path = write(tmp_path, text)
+    db = tmp_path / "results.db"
+    result = CliRunner().invoke(app, ["run", "--config", str(path), "--db", str(db)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"probe: {path}: ") and expected in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert not db.exists()
+
+
+def test_a_config_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "providers.toml"
+    path.write_bytes(GOOD.encode().replace(b"openai-chat", b"openai-\xff"))
+    result = CliRunner().invoke(app, ["run", "--config", str(path)])
+    assert (result.exit_code, result.stderr) == (2, f"probe: {path}: [file]: is not UTF-8 text\n")
+
+
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.toml")
@@ -106,3 +177,21 @@ def test_unset_key_variable_skips_the_provider_with_one_line(tmp_path: Path) -> 
     assert keys == {} and skipped == {"openai": "skipping provider 'openai': environment variable OPENAI_API_KEY is not set"}
     keys, skipped = resolve_keys(config, {"OPENAI_API_KEY": "sk-x"})
     assert keys == {"openai": "sk-x"} and skipped == {}
+
+
+def test_the_shipped_file_covers_every_dialect_with_its_default_auth() -> None:
+    """OpenAI, Azure, OpenRouter for GPT-4.1 Mini/Nano, plus a Claude Haiku and a Gemini Flash to rank against."""
+    config = load_config(REPO / "providers.toml")
+    by_name = {p.name: p for p in config.providers}
+    assert {p.api for p in config.providers} == {"openai-chat", "anthropic-messages", "gemini"}
+    assert (by_name["azure-openai"].auth, dict(by_name["azure-openai"].query)) == ("api-key", {"api-version": "2024-10-21"})
+    assert {m.id for m in by_name["openrouter"].models} == {"openai/gpt-4.1-mini", "openai/gpt-4.1-nano"}
+    assert by_name["anthropic"].auth == "x-api-key" and by_name["google"].auth == "x-goog-api-key"
+    assert {"claude-haiku-4-5", "gemini-2.5-flash"} <= set(config.model_names())
+    assert all(p.api_key_env and p.api_key_env.endswith("_API_KEY") for p in config.providers)
+
+
+@pytest.mark.parametrize(("api", "auth"), [("openai-responses", "bearer"), ("anthropic-messages", "x-api-key"), ("gemini", "x-goog-api-key")])
+def test_each_dialect_brings_its_default_auth(tmp_path: Path, api: str, auth: str) -> None:
+    provider = load_config(write(tmp_path, GOOD.replace('api = "openai-chat"', f'api = "{api}"'))).providers[0]
+    assert (provider.api, provider.auth) == (api, auth)

@@ -1,7 +1,8 @@
 """The simulated provider: a real HTTP/1.1 server on loopback that streams planned events when they are due.
 
 ``Simulator`` holds the state (profiles, records) and serves connections on one asyncio event loop; it knows the
-routes but not the bytes of any dialect (``openai_chat``) nor when events are due (``profiles.schedule``).
+routes (each dialect module ``matches`` its own paths: ``/chat/completions``, ``/responses``, ``/messages``,
+``:streamGenerateContent``) but not the bytes of any dialect nor when events are due (``profiles.schedule``).
 ``SimServer`` runs a ``Simulator`` in a background thread with its own loop; ``python -m probe.sim`` runs one in
 its own process (see ``probe.sim.process``).
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hmac
 import json
 import logging
 import secrets
@@ -25,14 +25,15 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from probe.sim import http1, openai_chat
-from probe.sim.openai_chat import Rejection, RequestRejected
+from probe.sim import anthropic_messages, faults, gemini, http1, openai_chat, openai_responses
+from probe.sim.dialect import INBAND_ERROR_HEADER, ErrorAnswer, RequestRejected, parse_inband_error, with_inband_error
+from probe.sim.openai_chat import Rejection
 from probe.sim.profiles import PROFILE_SETS, EventKind, LatencyProfile, Plan, PlannedEvent, schedule
 from probe.sim.records import LatenessSummary, RequestRecord, SentEvent, lateness_summary
 
@@ -156,8 +157,19 @@ class Simulator:
         self._seq += 1
         seq = self._seq
         request_id = f"chatcmpl-sim{self._tag}{seq:06d}"
+        fault = faults.requested(head)  # x-sim-fault: chosen before routing, so every dialect gets it
+        if fault is not None and fault.replaces_response:
+            status = await faults.answer(fault, head, request_id, reader, writer)
+            self._records.append(
+                RequestRecord(
+                    seq=seq, request_id=request_id, connection_id=connection_id, method=head.method, path=path,
+                    status=status, received_ns=received_ns, headers_sent_ns=self._clock() if status else None,
+                    completed=bool(status),
+                )
+            )
+            return bool(status) and head.keep_alive
 
-        def reject(rejection: Rejection, model: str | None = None) -> bool:
+        def reject(rejection: ErrorAnswer, model: str | None = None) -> bool:
             _write_rejection(writer, rejection, head.keep_alive, request_id)
             self._records.append(
                 RequestRecord(
@@ -174,28 +186,32 @@ class Simulator:
             )
             return head.keep_alive
 
-        if not path.endswith("/chat/completions"):
+        dialect = _dialect_for(path)
+        if dialect is None:
             return reject(openai_chat.invalid_url(head.method, path))
         if head.method != "POST":
             return reject(Rejection(405, f"Method {head.method} not allowed on {path}; use POST."))
         if self._api_key is not None:
-            rejection = self._check_key(head.header("authorization"))
+            rejection = dialect.check_key(head, self._api_key)
             if rejection is not None:
                 return reject(rejection)
         try:
-            request = openai_chat.parse_chat_request(body)
+            request = dialect.parse_request(head, body)
         except RequestRejected as exc:
             return reject(exc.rejection)
         profile = self._profiles.get(request.model)
         if profile is None:
-            return reject(openai_chat.model_not_found(request.model), request.model)
+            return reject(dialect.model_not_found(request.model), request.model)
         if not request.stream:
-            return reject(openai_chat.stream_required(), request.model)
+            return reject(dialect.stream_required(), request.model)
 
         seed = request.seed if request.seed is not None else self._seed * 1_000_003 + seq
-        plan = schedule(profile, seed, request.max_tokens, include_usage=request.include_usage)
-        renderer = openai_chat.ChatStreamRenderer(
-            request_id, request.model, int(time.time()), request.prompt_tokens, plan
+        plan = dialect.shape(schedule(profile, seed, request.max_tokens, include_usage=request.include_usage))
+        inband_error = parse_inband_error(head.header(INBAND_ERROR_HEADER))  # an error inside the 200 stream
+        if inband_error is not None:
+            plan = with_inband_error(plan, after_tokens=inband_error[1])
+        renderer = dialect.renderer(
+            request_id, request, int(time.time()), plan, inband_error[0] if inband_error else None
         )
         record = RequestRecord(
             seq=seq,
@@ -213,17 +229,8 @@ class Simulator:
             reasoning_tokens=plan.reasoning_tokens,
             finish_reason=plan.finish_reason,
         )
-        completed = await self._stream(record, plan, renderer, head.keep_alive, reader, writer)
+        completed = await self._stream(record, plan, renderer, head.keep_alive, reader, writer, fault)
         return completed and head.keep_alive
-
-    def _check_key(self, authorization: str | None) -> Rejection | None:
-        assert self._api_key is not None
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return openai_chat.missing_api_key()
-        if not hmac.compare_digest(token.strip().encode(), self._api_key):
-            return openai_chat.invalid_api_key()
-        return None
 
     def _control(self, head: http1.RequestHead, writer: asyncio.StreamWriter) -> bool:
         """The simulator's own routes: records and reset. Not recorded themselves."""
@@ -256,8 +263,12 @@ class Simulator:
         keep_alive: bool,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        fault: faults.Requested | None = None,
     ) -> bool:
-        """Write the head now and each event when due; record what left when. True if every event was written."""
+        """Write the head now and each event when due; record what left when. True if every event was written.
+
+        A stream ``fault`` (see ``probe.sim.faults``) reshapes the events and how the body ends.
+        """
         transport = writer.transport
         clock = self._clock
         received_ns = record.received_ns
@@ -274,9 +285,14 @@ class Simulator:
         headers_sent_ns: int | None = None
         sent: list[SentEvent] = []
         completed = False
-        last = len(plan.events) - 1
+        events: Iterable[PlannedEvent] = plan.events
+        last: int | None = len(plan.events) - 1
+        ending: faults.Ending = "complete"
+        if fault is not None:
+            shaped = faults.shape_stream(fault, plan, renderer)
+            events, renderer, last, ending = shaped.events, shaped.renderer, shaped.last, shaped.ending
         try:
-            for index, event in enumerate(plan.events):
+            for index, event in enumerate(events):
                 frame = http1.chunk(renderer.render(event))
                 if index == last:
                     frame += http1.LAST_CHUNK
@@ -300,6 +316,9 @@ class Simulator:
                 sent.append(SentEvent(event.kind, event.n_tokens, due_ns, now, sent_ns, buffered))
                 if buffered:
                     await writer.drain()  # the client is not reading: wait instead of buffering without bound
+            if ending != "complete":
+                await faults.end_stream(ending, reader, transport)
+                return False
             completed = True
             return True
         finally:
@@ -308,8 +327,16 @@ class Simulator:
             )
 
 
+_DIALECTS = (openai_chat, openai_responses, anthropic_messages, gemini)
+"""The simulated dialects, each answering the requests whose path it ``matches`` (see ``probe.sim.dialect``)."""
+
+
+def _dialect_for(path: str) -> Any:
+    return next((dialect for dialect in _DIALECTS if dialect.matches(path)), None)
+
+
 def _write_rejection(
-    writer: asyncio.StreamWriter, rejection: Rejection, keep_alive: bool, request_id: str | None = None
+    writer: asyncio.StreamWriter, rejection: ErrorAnswer, keep_alive: bool, request_id: str | None = None
 ) -> None:
     headers = (("x-sim-request-id", request_id),) if request_id else ()
     writer.write(http1.full_response(rejection.status, rejection.body(), "application/json", headers, keep_alive))
