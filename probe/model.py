@@ -155,6 +155,7 @@ class Exchange:
     headers_ns: int | None = None
     content_type: str | None = None
     retry_after: str | None = None
+    request_id: str | None = None  # the provider's id for this request, for support tickets and matching
     reads: list[tuple[int, bytes]] = field(default_factory=list)
     ended_ns: int | None = None
     connect_ns: int | None = None  # TCP connect duration, when a connection was opened for this request
@@ -231,3 +232,82 @@ class PlannedRequest:
     timeouts: Timeouts = field(default_factory=Timeouts)
     region: str | None = None
     workload: str | None = None
+
+
+# --------------------------------------------------------------------------- report inputs
+# What a report reads besides raw samples: samples grouped as columns, stored prices, third-party scores.
+
+
+@dataclass(frozen=True, slots=True)
+class SampleGroup:
+    """The samples of one provider serving one model on one UTC day with one outcome, held as columns.
+
+    ``ttft_s``, ``ttfat_s`` and ``output_tps`` hold one entry per sample, aligned (entry i of each is the same
+    sample), ``None`` where the value was not measured; they are empty for error groups. This is how a report
+    reads a million samples without building a million objects.
+    """
+
+    provider: str
+    model: str
+    day: str  # YYYY-MM-DD, UTC
+    status: Status
+    error_kind: str | None
+    count: int
+    first_at: str
+    last_at: str
+    ttft_s: tuple[float | None, ...] = ()
+    ttfat_s: tuple[float | None, ...] = ()
+    output_tps: tuple[float | None, ...] = ()
+
+
+PRICE_LIST_PROVIDER = ""
+"""``PriceRecord.provider`` of a model's own list price, the one model-level comparisons use."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRecord:
+    """A price a report used, as stored in the ``prices`` table: what, where, from which source, since when.
+
+    ``provider`` is a configured provider name, or `PRICE_LIST_PROVIDER` for the model's list price. ``as_of`` is
+    the date the source says the price took effect (``None`` when it records none); ``recorded_at`` is when probe
+    stored it (ISO 8601 UTC), the key that makes a report at a given ``--now`` reproducible.
+    """
+
+    model: str
+    provider: str
+    input_per_mtok: float
+    output_per_mtok: float
+    cached_input_per_mtok: float | None
+    source: str
+    as_of: str | None
+    recorded_at: str
+
+    @property
+    def blended_per_mtok(self) -> float:
+        """(3 x input + output) / 4: the 3:1 input:output mix public price tables rank by."""
+        return (3 * self.input_per_mtok + self.output_per_mtok) / 4
+
+    def same_price(self, other: PriceRecord) -> bool:
+        """Whether two records state the same price from the same source (ignoring when each was recorded)."""
+        return (
+            self.input_per_mtok,
+            self.output_per_mtok,
+            self.cached_input_per_mtok,
+            self.source,
+            self.as_of,
+        ) == (other.input_per_mtok, other.output_per_mtok, other.cached_input_per_mtok, other.source, other.as_of)
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One third-party benchmark result: ``model`` scored ``score`` on ``benchmark``, per ``source``, on ``date``.
+
+    ``model`` is probe's canonical model name (the one samples carry); ``date`` is ISO 8601 (YYYY-MM-DD or
+    YYYY-MM). Higher is better.
+    """
+
+    model: str
+    benchmark: str
+    score: float
+    source: str
+    date: str
