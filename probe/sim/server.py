@@ -124,6 +124,10 @@ class Simulator:
                     return
         except ConnectionError:
             return
+        except asyncio.CancelledError:
+            # The server is closing. Ending normally keeps asyncio's stream callback from logging the
+            # cancellation of an idle keep-alive connection as an error.
+            return
         except Exception:
             log.exception("simulator connection %d failed", connection_id)
         finally:
