@@ -25,7 +25,7 @@ SERVER_LATE_P99_MS = 5.0
 ROUNDS = {1: 10, 16: 3, 64: 2, 256: 2}
 
 
-def run_level(streams: int, model: str) -> dict:
+def run_level(streams: int, model: str, loop: str) -> dict:
     """One concurrency level, in this process: returns the figures as a dict."""
     import anyio
 
@@ -56,7 +56,8 @@ def run_level(streams: int, model: str) -> dict:
                                      samples_planned=total)
         warm_up = [PlannedRequest(provider="sim", model=model, api="openai-chat", target=target, prompt="warm-up",
                                   max_tokens=5, timeouts=timeouts)]
-        anyio.run(lambda: run_plan(warm_up, lambda request, record: None, concurrency=1))  # imports, first connection
+        anyio.run(lambda: run_plan(warm_up, lambda request, record: None, concurrency=1),  # imports, first connection
+                  backend_options={"use_uvloop": loop == "uvloop"})
         sim.reset()
         exchanges = []
         writer = SampleWriter(db, run_id, counter)
@@ -68,7 +69,7 @@ def run_level(streams: int, model: str) -> dict:
 
         with writer:
             sys.setswitchinterval(0.0005)
-            anyio.run(lambda: run_plan(plan, sink, concurrency=streams))
+            anyio.run(lambda: run_plan(plan, sink, concurrency=streams), backend_options={"use_uvloop": loop == "uvloop"})
         cpu_s, wall_s = time.process_time() - cpu_before, time.perf_counter() - wall_before
         peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         records = {r.request_id: r for r in sim.records()}
@@ -108,17 +109,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,16,64,256")
     parser.add_argument("--model", default="bench-1tok", choices=["bench-1tok", "bench-3tok"])
+    parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"],
+                        help="event loop; uvloop (if installed) is here for comparison, probe itself uses asyncio")
     parser.add_argument("--level", type=int, help=argparse.SUPPRESS)  # internal: run one level in this process
     args = parser.parse_args()
     if args.level is not None:
-        print(json.dumps(run_level(args.level, args.model)))
+        print(json.dumps(run_level(args.level, args.model, args.loop)))
         return
 
-    print(f"probe accuracy benchmark: model profile {args.model}, simulator in its own process")
+    print(f"probe accuracy benchmark: model profile {args.model}, {args.loop} event loop, simulator in its own process")
     header = f"{'streams':>7} {'reqs':>5} {'TTFT err p50':>12} {'p99':>8} {'decode err p99':>14} {'CPU/1k chunks':>13} {'peak RSS':>9} {'server late p50/p99':>20}"
     print(header)
     for level in (int(x) for x in args.levels.split(",")):
-        out = subprocess.run([sys.executable, __file__, "--level", str(level), "--model", args.model],
+        out = subprocess.run([sys.executable, __file__, "--level", str(level), "--model", args.model, "--loop", args.loop],
                              capture_output=True, text=True, check=False)
         if out.returncode != 0:
             print(f"{level:>7} failed: {out.stderr.strip()[-400:]}")

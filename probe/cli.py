@@ -183,11 +183,14 @@ def _print_summary(samples: tuple[Sample, ...] | list[Sample], db: Path) -> None
 
     from probe.stats import summarize
 
+    rows = summarize(samples)
+    show_errors = any(row.error_kinds for row in rows)
+    columns = ("provider", "model", "ok", "TTFT", "TTFAT", "tok/s", "E2E") + (("errors",) if show_errors else ())
     table = Table(title="probe run: medians of successful samples", title_justify="left")
-    for column in ("provider", "model", "ok", "TTFT", "TTFAT", "tok/s", "E2E", "errors"):
+    for column in columns:
         table.add_column(column, justify="left" if column in ("provider", "model", "errors") else "right", no_wrap=column != "errors")
-    for row in summarize(samples):
-        table.add_row(
+    for row in rows:
+        cells = [
             row.provider,
             row.model,
             f"{row.ok}/{row.samples}",
@@ -195,8 +198,10 @@ def _print_summary(samples: tuple[Sample, ...] | list[Sample], db: Path) -> None
             _seconds(row.ttfat_s),
             "–" if row.output_tps is None else f"{row.output_tps:.1f}",
             _seconds(row.e2e_s),
-            ", ".join(f"{kind} {count}" for kind, count in row.error_kinds) or "",
-        )
+        ]
+        if show_errors:
+            cells.append(", ".join(f"{kind} {count}" for kind, count in row.error_kinds))
+        table.add_row(*cells)
     console = _console()
     console.print(table)
     console.print(f"{len(samples)} samples stored in {db}", markup=False)
@@ -231,7 +236,7 @@ def providers(config: ConfigOption = Path("providers.toml")) -> None:
 @app.command()
 def demo(
     db: DbOption = Path("results.db"),
-    samples: Annotated[int, typer.Option("--samples", "-n", min=1, help="Requests per simulated provider and model.")] = 12,
+    samples: Annotated[int, typer.Option("--samples", "-n", min=1, help="Requests per simulated provider and model (20 lets the report verify wins within each provider).")] = 20,
     concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, help="Requests in flight at once.")] = 8,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
