@@ -4,10 +4,10 @@ For 1, 16, 64 and 256 concurrent streams (200 ms to first token, one token every
 runs in a fresh process through the production path (runner -> client -> writer thread -> SQLite) against a
 simulator in its own process, and prints: TTFT error p50/p99 (probe's arrival stamp minus the simulator's write
 time of the same bytes), decode-speed error p99, client CPU per 1,000 streamed chunks, peak RSS, and the
-simulator's own lateness. A level whose simulator was late (p99 > 5 ms) is reported as such, without a client
-figure: the server, not the client, would be what it measured.
+simulator's own lateness. A level whose simulator was late (p99 over 10 ms, one inter-chunk gap: the stream it
+sent was no longer the workload asked for) is reported as such, without a client figure.
 
-    .venv/bin/python bench/accuracy.py [--levels 1,16,64,256] [--model bench-1tok]
+    .venv/bin/python bench/accuracy.py [--levels 1,16,64,256] [--model bench-1tok] [--loop asyncio]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SERVER_LATE_P99_MS = 5.0
+SERVER_LATE_P99_MS = 10.0  # one inter-chunk gap: later than that, the chunk cadence is not the workload asked for
 ROUNDS = {1: 10, 16: 3, 64: 2, 256: 2}
 
 
