@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from probe.dialects import dialect_names, get_dialect
-from probe.model import AUTH_STYLES, AuthStyle, Timeouts
+from probe.model import AUDIT_WORKLOAD, AUTH_STYLES, AuthStyle, Timeouts
+from probe.workload import ALL_WORKLOADS, DEFAULT_WORKLOADS, MIN_INPUT_TOKENS, Workload
 
 
 class ConfigError(Exception):
@@ -52,6 +53,7 @@ class ProviderConfig:
     region: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     verify_tls: bool = True
+    first_party: bool | None = None  # the models' own maker (audits compare others with it); None: judged by host
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +68,22 @@ class Config:
     providers: tuple[ProviderConfig, ...]
     compare: tuple[ComparePair, ...] = ()
     digest: str = ""  # sha256 of the file, stored with each run
+    workloads: tuple[Workload, ...] = DEFAULT_WORKLOADS  # the defaults, then the file's additions and replacements
+    budget_usd_per_day: float | None = None  # [run] budget_usd_per_day: spending cap per UTC day, over all runs
 
     def provider(self, name: str) -> ProviderConfig:
         for provider in self.providers:
             if provider.name == name:
                 return provider
         raise KeyError(name)
+
+    def workload(self, name: str) -> Workload:
+        """The workload called ``name``; ``KeyError`` with a suggestion when there is none."""
+        for workload in self.workloads:
+            if workload.name == name:
+                return workload
+        names = tuple(w.name for w in self.workloads)
+        raise KeyError(f"unknown workload {name!r}{_suggest(name, names)} (known: {', '.join(names)})")
 
     def model_names(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
@@ -83,11 +95,13 @@ class Config:
 
 _PROVIDER_KEYS = (
     "name", "api", "base_url", "api_key_env", "auth", "models", "headers", "query", "extra_body",
-    "max_concurrency", "region", "timeouts", "verify_tls",
+    "max_concurrency", "region", "timeouts", "verify_tls", "first_party",
 )  # fmt: skip
 _MODEL_KEYS = ("id", "input_price", "output_price")
 _TIMEOUT_KEYS = ("connect_s", "first_byte_s", "stall_s", "total_s")
-_TOP_KEYS = ("providers", "compare")
+_TOP_KEYS = ("providers", "compare", "workloads", "run")
+_WORKLOAD_KEYS = ("input_tokens", "output_tokens", "concurrency")
+_RUN_KEYS = ("budget_usd_per_day",)
 
 
 def load_config(path: str | Path) -> Config:
@@ -125,7 +139,14 @@ def parse_config(data: Mapping[str, Any], path: str = "providers.toml", *, diges
             raise ConfigError(path, f"providers.{provider.name}", "name", f"duplicate provider name {provider.name!r}")
         providers.append(provider)
     compare = _parse_compare(data.get("compare", []), path)
-    return Config(path=path, providers=tuple(providers), compare=compare, digest=digest)
+    return Config(
+        path=path,
+        providers=tuple(providers),
+        compare=compare,
+        digest=digest,
+        workloads=_parse_workloads(data.get("workloads", {}), path),
+        budget_usd_per_day=_parse_run(data.get("run", {}), path),
+    )
 
 
 def _parse_provider(raw: Mapping[str, Any], path: str, index: int) -> ProviderConfig:
@@ -166,6 +187,7 @@ def _parse_provider(raw: Mapping[str, Any], path: str, index: int) -> ProviderCo
         region=_optional(raw, "region", str, path, table),
         timeouts=_parse_timeouts(raw.get("timeouts"), path, table),
         verify_tls=True if verify_tls is None else verify_tls,
+        first_party=_optional(raw, "first_party", bool, path, table),
     )
 
 
@@ -228,6 +250,49 @@ def _parse_compare(raw: object, path: str) -> tuple[ComparePair, ...]:
             raise ConfigError(path, where, "models", "must list exactly two model names, e.g. models = [\"gpt-4.1-mini\", \"gpt-4.1-nano\"]")
         pairs.append(ComparePair(models[0], models[1]))
     return tuple(pairs)
+
+
+def _parse_workloads(raw: object, path: str) -> tuple[Workload, ...]:
+    """``[workloads.NAME]`` tables: each adds a workload, or replaces the default of that name."""
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "top level", "workloads", "must be tables written [workloads.NAME]")
+    workloads = {w.name: w for w in DEFAULT_WORKLOADS}
+    for name, table in raw.items():
+        where = f"workloads.{name}"
+        if name in (ALL_WORKLOADS, AUDIT_WORKLOAD) or not name.strip():
+            raise ConfigError(path, where, None, f"{name!r} cannot name a workload (reserved: 'all' means every workload in reports, 'audit' marks `probe audit` requests)")
+        if not isinstance(table, dict):
+            raise ConfigError(path, "workloads", name, f"must be a table {{ input_tokens = ..., output_tokens = ... }}, got {_type_name(table)}")
+        _reject_unknown(table, _WORKLOAD_KEYS, path, where)
+        sizes = {}
+        for key, least in (("input_tokens", MIN_INPUT_TOKENS), ("output_tokens", 1)):
+            value = table.get(key)
+            if value is None:
+                raise ConfigError(path, where, key, "missing")
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(path, where, key, f"must be an integer, got {_type_name(value)}")
+            if value < least:
+                reason = " (room for the nonce and the instruction)" if key == "input_tokens" else ""
+                raise ConfigError(path, where, key, f"must be at least {least}{reason}, got {value}")
+            sizes[key] = value
+        concurrency = _optional(table, "concurrency", int, path, where)
+        if concurrency is not None and concurrency < 1:
+            raise ConfigError(path, where, "concurrency", f"must be at least 1, got {concurrency}")
+        workloads[name] = Workload(name, sizes["input_tokens"], sizes["output_tokens"], concurrency)
+    return tuple(workloads.values())
+
+
+def _parse_run(raw: object, path: str) -> float | None:
+    """The ``[run]`` table: settings every run of this file shares. Only a daily budget so far."""
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "top level", "run", f"must be a table written [run], got {_type_name(raw)}")
+    _reject_unknown(raw, _RUN_KEYS, path, "run")
+    budget = raw.get("budget_usd_per_day")
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget >= 0 or budget == float("inf"):
+        raise ConfigError(path, "run", "budget_usd_per_day", f"must be a non-negative number of US dollars, got {budget!r}")
+    return float(budget)
 
 
 # ----------------------------------------------------------------------------- small validators

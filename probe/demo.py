@@ -42,6 +42,7 @@ def demo_config(base_urls: Mapping[str, str]) -> Config:
                     "api": "openai-chat",
                     "base_url": url,
                     "auth": "none",
+                    "first_party": name == "sim-openai",  # the reference for the reseller's canary answers
                     "models": {model: model for model in DEMO_MODELS},
                 }
                 for name, url in base_urls.items()

@@ -166,6 +166,19 @@ def derive_sample(
     return Sample(status="ok", output_tps=output_tps, **{**base, **measured})
 
 
+def answer_text(exchange: Exchange, dialect: ModuleType, secrets: tuple[str, ...] = ()) -> str | None:
+    """The answer text a finished exchange streamed (reasoning, refusals and tool calls left out), for audits that
+    check what a model said; ``None`` when the endpoint sent no 2xx event stream. The key is scrubbed first."""
+    if exchange.status is None or not 200 <= exchange.status < 300:
+        return None
+    if "text/event-stream" not in (exchange.content_type or "").lower():
+        return None
+    if _longest_line(exchange.reads) > MAX_LINE_BYTES:
+        return None
+    events, _ = _decode(exchange, dialect, secrets)
+    return "".join(e.text for _, e in events if isinstance(e, TextDelta) and e.channel == "answer")
+
+
 def _decode(
     exchange: Exchange, dialect: ModuleType, secrets: tuple[str, ...] = ()
 ) -> tuple[list[tuple[int, StreamEvent]], bool]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import anyio
 
 from probe import __version__
-from probe.model import PlannedRequest, Sample
+from probe.model import Exchange, PlannedRequest, Sample
 from probe.runner import run_plan
 from probe.store import Store
 from probe.tokens import encoding_for_model, load_encoding
@@ -44,12 +44,16 @@ def run_job(
     region: str | None = None,
     command: str = "",
     on_sample: Callable[[Sample], None] | None = None,
+    on_derived: Callable[[PlannedRequest, Exchange, Sample], None] | None = None,
+    burst: int = 1,
 ) -> RunOutcome:
     """Run ``plan`` and store every sample in ``db_path`` as it completes.
 
     The tokenizer loads before any clock starts. Runs left 'running' by a killed process are marked
     'interrupted' first. On Ctrl-C the requests in flight are dropped (an interrupted request says nothing about
     the endpoint), every completed sample is kept, the run is marked 'interrupted' and KeyboardInterrupt propagates.
+    ``on_derived(request, exchange, sample)`` is called on the writer thread for each sample before it is stored.
+    ``burst``: see `run_plan` (parallel workloads).
     """
     models = {request.target.model_id for request in plan}
     counter = load_encoding(encoding_for_model(next(iter(models), "")))
@@ -64,7 +68,7 @@ def run_job(
             samples_planned=len(plan),
         )
     status = "failed"
-    writer = SampleWriter(db_path, run_id, counter, on_sample=on_sample)
+    writer = SampleWriter(db_path, run_id, counter, on_sample=on_sample, on_derived=on_derived)
     try:
         with writer:
             _tighten_gil_switching()
@@ -75,6 +79,7 @@ def run_job(
                     concurrency=concurrency,
                     provider_limits=provider_limits,
                     insecure_providers=insecure_providers,
+                    burst=burst,
                 )
             )
         status = "completed"

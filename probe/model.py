@@ -232,6 +232,7 @@ class PlannedRequest:
     timeouts: Timeouts = field(default_factory=Timeouts)
     region: str | None = None
     workload: str | None = None
+    input_tokens: int | None = None  # tokens of the prompt's message content, when the plan made it to a length
 
 
 # --------------------------------------------------------------------------- report inputs
@@ -257,6 +258,23 @@ class SampleGroup:
     last_at: str
     ttft_s: tuple[float | None, ...] = ()
     ttfat_s: tuple[float | None, ...] = ()
+    output_tps: tuple[float | None, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RegionGroup:
+    """The samples of one provider serving one model, sent from one region, in a report's window.
+
+    ``region`` is where probe ran (``probe run --region``), ``None`` when the samples recorded none. ``ttft_s`` and
+    ``output_tps`` hold one entry per successful sample, aligned, ``None`` where the value was not measured.
+    """
+
+    region: str | None
+    provider: str
+    model: str
+    count: int
+    ok: int
+    ttft_s: tuple[float | None, ...] = ()
     output_tps: tuple[float | None, ...] = ()
 
 
@@ -311,3 +329,51 @@ class Score:
     score: float
     source: str
     date: str
+
+
+# --------------------------------------------------------------------------- provider audits
+
+AUDIT_WORKLOAD = "audit"
+"""``Sample.workload`` of the requests `probe audit` sends. They are real samples (availability counts them) but
+stay out of every speed and latency statistic: a canary's three-token answer says nothing about decode speed."""
+
+AuditProbeKind: TypeAlias = Literal["canary", "max_length"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditProbe:
+    """What one audit request was for and what it found beyond its sample (one row of ``audit_probes``).
+
+    ``requested_model`` is the model id sent to the provider (a report knows only the canonical name).
+    ``first_party`` says the provider was the model's own maker when the audit ran: canary answers elsewhere are
+    compared with its answers. A canary's ``expected`` and ``answer`` are normalized
+    (`probe.audit.canaries.normalize_answer`); ``answer`` is ``None`` when no answer text streamed.
+    """
+
+    sample_id: str
+    kind: AuditProbeKind
+    requested_model: str
+    first_party: bool
+    canary: str | None = None
+    expected: str | None = None
+    answer: str | None = None
+
+    @property
+    def correct(self) -> bool | None:
+        """Whether a canary's answer matches exactly; ``None`` for a max-length probe or a canary not answered."""
+        if self.kind != "canary" or self.answer is None:
+            return None
+        return self.answer == self.expected
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeCount:
+    """How many samples of one provider and model ended one way in an availability window: ``status`` and
+    ``error_kind`` as stored, ``recent`` when they started in the last 24 hours of it."""
+
+    provider: str
+    model: str
+    status: Status
+    error_kind: str | None
+    recent: bool
+    count: int

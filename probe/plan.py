@@ -1,4 +1,7 @@
-"""Which requests a run sends: providers x models x samples, interleaved, each with a fresh prompt. Pure."""
+"""Which requests a run sends: providers x models x samples, interleaved, each with a fresh prompt.
+
+Pure apart from loading a tokenizer (from the package, once) when a workload needs prompts of an exact length.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from probe.config import Config, ProviderConfig
 from probe.model import PlannedRequest, Target
+from probe.tokens import Counter, encoding_for_model, load_encoding
+from probe.workload import PromptMaker, Workload
 
 DEFAULT_MAX_TOKENS = 300
 
@@ -28,17 +33,24 @@ def build_plan(
     keys: Mapping[str, str | None],
     *,
     samples: int = 1,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_tokens: int | None = None,
     providers: Sequence[str] = (),
     models: Sequence[str] = (),
     nonce: Callable[[], str] = new_nonce,
     region: str | None = None,
-    workload: str | None = None,
+    workload: Workload | None = None,
+    counter_for: Callable[[str], Counter] | None = None,
 ) -> list[PlannedRequest]:
     """Every (provider, model) pair with a key, ``samples`` times, interleaved round-robin so that a run spreads
     its requests over the endpoints instead of hammering one after another.
 
     Providers absent from ``keys`` (their key variable is unset) are left out; filters match exact names.
+
+    With a ``workload``, each prompt is exactly its ``input_tokens`` long with the model's tokenizer
+    (``counter_for(canonical model name)``, default: probe's offline tiktoken for that model), ``max_tokens``
+    defaults to its ``output_tokens``, and each sample records its name. A workload with ``concurrency`` N plans
+    bursts: N consecutive requests to one endpoint, ``samples`` rounded up to whole bursts, for `run_plan`'s
+    ``burst`` to send together. Without a workload, prompts are short and free-length (``make_prompt``).
     """
     pairs = [
         (provider, model)
@@ -47,23 +59,40 @@ def build_plan(
         for model in provider.models
         if not models or model.name in models
     ]
+    burst = workload.concurrency if workload is not None and workload.concurrency else 1
+    if max_tokens is None:
+        max_tokens = workload.output_tokens if workload is not None else DEFAULT_MAX_TOKENS
+    makers: dict[int, PromptMaker] = {}
     plan: list[PlannedRequest] = []
-    for _ in range(samples):
+    for _ in range(-(-samples // burst)):
         for provider, model in pairs:
-            plan.append(
-                PlannedRequest(
-                    provider=provider.name,
-                    model=model.name,
-                    api=provider.api,
-                    target=_target(provider, model.id, keys[provider.name]),
-                    prompt=make_prompt(nonce()),
-                    max_tokens=max_tokens,
-                    timeouts=provider.timeouts,
-                    region=region or provider.region,
-                    workload=workload,
+            target = _target(provider, model.id, keys[provider.name])
+            for _ in range(burst):
+                if workload is None:
+                    prompt, input_tokens = make_prompt(nonce()), None
+                else:
+                    counter = (counter_for or _offline_counter)(model.name)
+                    maker = makers.get(id(counter)) or makers.setdefault(id(counter), PromptMaker(counter))
+                    prompt, input_tokens = maker.prompt(workload.input_tokens, nonce()), workload.input_tokens
+                plan.append(
+                    PlannedRequest(
+                        provider=provider.name,
+                        model=model.name,
+                        api=provider.api,
+                        target=target,
+                        prompt=prompt,
+                        max_tokens=max_tokens,
+                        timeouts=provider.timeouts,
+                        region=region or provider.region,
+                        workload=workload.name if workload is not None else None,
+                        input_tokens=input_tokens,
+                    )
                 )
-            )
     return plan
+
+
+def _offline_counter(model: str) -> Counter:
+    return load_encoding(encoding_for_model(model))
 
 
 def _target(provider: ProviderConfig, model_id: str, api_key: str | None) -> Target:

@@ -30,11 +30,15 @@ async def run_plan(
     provider_limits: Mapping[str, int] | None = None,
     insecure_providers: Iterable[str] = (),
     clock: Clock = time.perf_counter_ns,
+    burst: int = 1,
 ) -> None:
     """Run every planned request, at most ``concurrency`` at once overall and ``provider_limits[p]`` per provider.
 
     Requests and TLS contexts are made before any clock starts. One client per provider; its transport keeps a
     connection per in-flight request and reuses it (keep-alive) for the next.
+
+    With ``burst`` N > 1 (a parallel workload), the plan is taken N requests at a time: each group is sent at the
+    same moment and finishes before the next starts, and no limit applies, since N at once is what is measured.
     """
     provider_limits = provider_limits or {}
     insecure = set(insecure_providers)
@@ -58,6 +62,15 @@ async def run_plan(
                 record = await exchange(clients[request.provider], http_request, request.timeouts, clock=clock)
             sink(request, record)
 
+        async def together(request: PlannedRequest, http_request: HttpRequest) -> None:
+            sink(request, await exchange(clients[request.provider], http_request, request.timeouts, clock=clock))
+
+        if burst > 1:
+            for start in range(0, len(built), burst):
+                async with anyio.create_task_group() as group:
+                    for request, http_request in built[start : start + burst]:
+                        group.start_soon(together, request, http_request)
+            return
         async with anyio.create_task_group() as group:
             for request, http_request in built:
                 group.start_soon(one, request, http_request)

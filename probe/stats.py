@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from probe.model import Sample, SampleGroup
+from probe.model import AUDIT_WORKLOAD, Sample, SampleGroup
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -362,10 +362,13 @@ def _verdict(leader: Leader | None, difference: float, low: float, high: float) 
 def group_samples(samples: Iterable[Sample]) -> list[SampleGroup]:
     """Samples as `SampleGroup` columns per (provider, model, UTC day, status, error kind), in sorted order.
 
-    The same grouping the store's ``sample_groups`` does in SQL, for samples held in memory.
+    The same grouping the store's ``sample_groups`` does in SQL, for samples held in memory: `probe audit` requests
+    (``workload = 'audit'``) are left out.
     """
     groups: dict[tuple[str, str, str, str, str], list[Sample]] = {}
     for sample in samples:
+        if sample.workload == AUDIT_WORKLOAD:
+            continue
         key = (sample.provider, sample.model, sample.started_at[:10], sample.status, sample.error_kind or "")
         groups.setdefault(key, []).append(sample)
     out = []

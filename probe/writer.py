@@ -33,6 +33,7 @@ class SampleWriter:
         counter: Counter,
         *,
         on_sample: Callable[[Sample], None] | None = None,
+        on_derived: Callable[[PlannedRequest, Exchange, Sample], None] | None = None,
         flush_interval_s: float = 0.25,
         batch_size: int = 500,
     ) -> None:
@@ -40,6 +41,7 @@ class SampleWriter:
         self._run_id = run_id
         self._counter = counter
         self._on_sample = on_sample
+        self._on_derived = on_derived
         self._flush_interval_s = flush_interval_s
         self._batch_size = batch_size
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -112,7 +114,7 @@ class SampleWriter:
                 pending = []
 
     def _derive(self, request: PlannedRequest, record: Exchange) -> Sample:
-        return derive_sample(
+        sample = derive_sample(
             record,
             request,
             get_dialect(request.api),
@@ -120,3 +122,6 @@ class SampleWriter:
             sample_id=new_id(),
             run_id=self._run_id,
         )
+        if self._on_derived is not None:  # on this thread, off the timed path (audits read the answer text here)
+            self._on_derived(request, record, sample)
+        return sample

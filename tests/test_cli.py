@@ -121,6 +121,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["demo", "--samples", "1", "--db", str(tmp_path / "demo.db")])
     assert result.exit_code == 0, result.output
-    assert rows(tmp_path / "demo.db", "select provider, model, status from samples order by 1, 2") == [
+    assert rows(tmp_path / "demo.db", "select provider, model, status from samples where workload <> 'audit' order by 1, 2") == [
         ("sim-openai", "gpt-4.1-mini", "ok"), ("sim-openai", "gpt-4.1-nano", "ok"),
         ("sim-reseller", "gpt-4.1-mini", "ok"), ("sim-reseller", "gpt-4.1-nano", "ok")]
+    # the demo audits both providers too (4 canaries and a max-length probe each), and every canary is answered right
+    assert rows(tmp_path / "demo.db", "select count(*), sum(correct) from audit_probes") == [(20, 16)]

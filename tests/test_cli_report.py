@@ -39,7 +39,8 @@ def runner() -> CliRunner:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """A database with 30 samples each of mini and nano on one provider, 40 hours before NOW, and one model more."""
+    """A database with 30 samples each of mini and nano on one provider (workload 1k), 40 hours before NOW, and one
+    model more."""
     rng = random.Random(4)
     now = datetime(2025, 6, 4, 12, tzinfo=UTC)
     samples = []
@@ -48,7 +49,8 @@ def db(tmp_path: Path) -> Path:
             started = (now - timedelta(hours=40 * (index + 1) / 30)).isoformat(timespec="milliseconds")
             samples.append(
                 Sample(f"{model}-{index}", "run", "openai", model, "openai-chat", started.replace("+00:00", "Z"), "ok",
-                       ttft_s=ttft * rng.lognormvariate(0, 0.2), ttfat_s=ttft, output_tps=speed * rng.lognormvariate(0, 0.1))
+                       ttft_s=ttft * rng.lognormvariate(0, 0.2), ttfat_s=ttft, output_tps=speed * rng.lognormvariate(0, 0.1),
+                       workload="1k")
             )
     path = tmp_path / "results.db"
     with Store.open(path) as store:
@@ -68,19 +70,21 @@ def _report(runner: CliRunner, db: Path, out: Path, *extra: str):  # type: ignor
 
 
 def test_report_writes_the_configured_pair_and_index(runner: CliRunner, db: Path, config: Path, tmp_path: Path) -> None:
-    """The [[compare]] pair gives one report, three charts and the index; every path is printed."""
+    """The [[compare]] pair gives one report, three charts, the provider's audit page and the index; every path is
+    printed."""
     out = tmp_path / "reports"
     result = _report(runner, db, out, "--config", str(config))
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
     assert names == [
+        "audit-openai.md",
         "gpt-4-1-mini-vs-gpt-4-1-nano-daily.svg",
         "gpt-4-1-mini-vs-gpt-4-1-nano-speed.svg",
         "gpt-4-1-mini-vs-gpt-4-1-nano-ttft.svg",
         "gpt-4-1-mini-vs-gpt-4-1-nano.md",
         "index.md",
     ]
-    assert result.output.splitlines() == [str(out / name) for name in (names[3], names[2], names[1], names[0], names[4])]
+    assert result.output.splitlines() == [str(out / name) for name in (names[4], names[3], names[2], names[1], names[0], names[5])]
     text = (out / "gpt-4-1-mini-vs-gpt-4-1-nano.md").read_text()
     assert text.startswith("# GPT-4.1 mini vs GPT-4.1 nano\n")
     assert "| Input price | $0.400/M #2 | $0.110/M #1 |" in text
@@ -123,6 +127,7 @@ def test_without_config_every_pair_of_models_present(runner: CliRunner, db: Path
     result = _report(runner, db, tmp_path / "r")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "r").glob("*.md")) == [
+        "audit-openai.md",
         "gpt-4-1-mini-vs-gpt-4-1-nano.md",
         "gpt-4-1-mini-vs-o4-mini.md",
         "gpt-4-1-nano-vs-o4-mini.md",

@@ -7,7 +7,7 @@ and writes the files.
 """
 
 from probe.report.build import ReportSet, all_pairs, build_reports, normalize_pairs, pair_slug, wanted_prices
-from probe.report.data import Comparison, Evidence, Settings, Window, build_comparison, parse_window
+from probe.report.data import Comparison, Evidence, Settings, Window, WorkloadScope, build_comparison, parse_window
 from probe.report.escape import escape_md, escape_xml, slugify
 from probe.report.markdown import render_index, render_markdown
 
@@ -17,6 +17,7 @@ __all__ = [
     "ReportSet",
     "Settings",
     "Window",
+    "WorkloadScope",
     "all_pairs",
     "build_comparison",
     "build_reports",

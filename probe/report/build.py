@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 
+from probe.audit.scoring import ProviderAudit
 from probe.model import PRICE_LIST_PROVIDER
 from probe.report.data import (
     SPEED,
@@ -20,8 +21,10 @@ from probe.report.data import (
     Nearby,
     build_comparison,
     build_index,
+    display_name,
     enough_data_for_pair,
 )
+from probe.report.audits import audit_index, render_audit_page
 from probe.report.escape import slugify
 from probe.report.markdown import chart_files, render_index, render_markdown
 from probe.report.svg import box_plot_svg, daily_svg
@@ -99,8 +102,24 @@ def build_reports(evidence: Evidence, pairs: Sequence[tuple[str, str]]) -> Repor
             (f"Daily median {SPEED.label.lower()}", comparison.charts.daily_speed, _tps),
         )
         files.append((charts["daily"], daily_svg(daily)))
-    files.append((INDEX, render_index(build_index(evidence, comparisons))))
+    files.extend(audit_files(evidence))
+    files.append((INDEX, render_index(build_index(evidence, comparisons)) + audit_index(evidence.audits, evidence.audit_pages)))
     return ReportSet(tuple(files), tuple(comparisons))
+
+
+def audit_files(evidence: Evidence) -> list[tuple[str, str]]:
+    """One audit page per provider with audits, listing every model it served in the audit window."""
+    audits = evidence.audits
+    if audits is None:
+        return []
+    by_provider: dict[str, list[ProviderAudit]] = {}
+    for (provider, _), audit in sorted(audits.audits.items()):
+        by_provider.setdefault(provider, []).append(audit)
+    names = {model: display_name(model, evidence.metadata.get(model)) for _, model in audits.audits}
+    return [
+        (evidence.audit_pages[provider], render_audit_page(provider, found, names, audits.since, audits.until))
+        for provider, found in by_provider.items()
+    ]
 
 
 def _tps(value: float) -> str:

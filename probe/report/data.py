@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Literal, TypeAlias
 
+from probe.audit.scoring import AuditSet
 from probe.catalog import ModelInfo
-from probe.model import PRICE_LIST_PROVIDER, PriceRecord, SampleGroup, Score
+from probe.model import PRICE_LIST_PROVIDER, PriceRecord, RegionGroup, SampleGroup, Score
+from probe.report.audits import AuditRow, audit_pages, audit_rows
 from probe.scores import latest_scores
 from probe.stats import (
     DEFAULT_MIN_SAMPLES,
@@ -80,6 +82,68 @@ class Settings:
     min_samples: int = DEFAULT_MIN_SAMPLES
     resamples: int = DEFAULT_RESAMPLES
     answer_tokens: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadScope:
+    """Which workload a report shows: ``name`` (or "all": every sample, whatever its workload), its definition
+    when known, how many samples in the window belong to other workloads (or to none) and are left out, and the
+    sample count of every workload in the window (``None``: recorded before probe had workloads)."""
+
+    name: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    concurrency: int | None = None
+    left_out: int = 0
+    present: tuple[tuple[str | None, int], ...] = ()
+
+    @property
+    def shown(self) -> int:
+        """Samples in the window the report covers (audit requests aside)."""
+        if self.name == "all":
+            return sum(n for _, n in self.present)
+        return sum(n for found, n in self.present if found == self.name)
+
+
+STALE_AFTER_S = 24 * 3600.0
+"""A model whose newest sample is older than this (before the report's end) is stale, whatever its cadence."""
+STALE_FLOOR_S = 3600.0
+"""Never stale sooner than this, however often a model was probed (bursts of manual runs)."""
+CADENCE_SPAN = timedelta(days=7)
+"""A model's usual interval between runs is read from its runs in the window's last 7 days at most."""
+
+
+@dataclass(frozen=True, slots=True)
+class StaleModel:
+    """A model whose newest sample is older than expected: ``age_s`` before the report's end, against a limit of
+    ``limit_s`` (twice ``usual_s``, its usual interval between runs, kept within one hour and 24 hours)."""
+
+    model: str
+    last_at: str
+    age_s: float
+    usual_s: float | None
+    limit_s: float
+
+
+def usual_interval_s(run_starts: Sequence[str]) -> float | None:
+    """The median gap between consecutive runs' first requests; ``None`` with fewer than three runs."""
+    if len(run_starts) < 3:
+        return None
+    moments = sorted(_parse_iso(stamp) for stamp in run_starts)
+    gaps = sorted((b - a).total_seconds() for a, b in zip(moments, moments[1:]))
+    return quantile_sorted(gaps, 50)
+
+
+def stale_limit_s(usual_s: float | None) -> float:
+    """How old the newest sample may be: twice the usual interval, at least an hour, at most 24 hours."""
+    if usual_s is None:
+        return STALE_AFTER_S
+    return min(STALE_AFTER_S, max(STALE_FLOOR_S, 2 * usual_s))
+
+
+def _parse_iso(stamp: str) -> datetime:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -177,15 +241,26 @@ class Evidence:
         metadata: Mapping[str, ModelInfo | None],
         window: Window,
         settings: Settings = Settings(),
+        workload: WorkloadScope | None = None,
+        run_starts: Mapping[str, Sequence[str]] | None = None,
+        regions: Iterable[RegionGroup] = (),
+        audits: AuditSet | None = None,
     ) -> None:
         self.window = window
+        self.audits = audits  # None: audits were not read; the report says there are none
+        self.audit_pages = audit_pages(p for p, _ in audits.audits) if audits is not None else {}
         self.settings = settings
+        self.workload = workload  # None: the caller did not filter by workload and the report says nothing of it
+        self._run_starts = run_starts  # None: no stale-data check
         self.prices = dict(prices)
         self.metadata = dict(metadata)
         self.scores = latest_scores(scores)
         self._groups: dict[str, dict[str, list[SampleGroup]]] = {}
         for group in groups:
             self._groups.setdefault(group.model, {}).setdefault(group.provider, []).append(group)
+        self._regions: dict[str, list[RegionGroup]] = {}  # by model; empty unless the window has several regions
+        for region_group in regions:
+            self._regions.setdefault(region_group.model, []).append(region_group)
         self._cells: dict[tuple[str, str | None], Cell] = {}
         self._estimates: dict[tuple[str, str | None, str], MedianEstimate] = {}
         self._ranks: dict[str, tuple[dict[str, int], int]] = {}
@@ -198,6 +273,10 @@ class Evidence:
 
     def providers(self, model: str) -> tuple[str, ...]:
         return tuple(sorted(self._groups.get(model, {})))
+
+    def region_groups(self, model: str) -> tuple[RegionGroup, ...]:
+        """A model's samples per provider and region, when the caller read them (several regions in the window)."""
+        return tuple(self._regions.get(model, ()))
 
     def cell(self, model: str, provider: str | None = None) -> Cell:
         """A model's figures from one provider, or (``provider`` None) from all of them."""
@@ -234,6 +313,23 @@ class Evidence:
 
     def enough_data(self, model: str) -> bool:
         return self.cell(model).ok >= self.settings.min_samples
+
+    def stale(self, model: str) -> StaleModel | None:
+        """The model, if its newest sample in the window is older than its usual cadence allows (see
+        `stale_limit_s`); ``None`` when it is fresh, has no samples, or the check is off."""
+        last_at = self.cell(model).last_at
+        if self._run_starts is None or last_at is None:
+            return None
+        age_s = (_parse_iso(self.window.until) - _parse_iso(last_at)).total_seconds()
+        usual_s = usual_interval_s(self._run_starts.get(model, ()))
+        limit_s = stale_limit_s(usual_s)
+        return StaleModel(model, last_at, age_s, usual_s, limit_s) if age_s > limit_s else None
+
+    def stale_of(self, models: Iterable[str]) -> tuple[StaleModel, ...] | None:
+        """The stale ones among ``models``; ``None`` when the check is off (no run starts were given)."""
+        if self._run_starts is None:
+            return None
+        return tuple(found for found in map(self.stale, models) if found is not None)
 
     # ----------------------------------------------------------------- prices and scores
 
@@ -406,6 +502,21 @@ class ProviderRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RegionRow:
+    """One model from one provider, requested from one region (``None``: not recorded): volume and medians over the
+    successful samples."""
+
+    model: str
+    side: Side
+    provider: str
+    region: str | None
+    samples: int
+    ok: int
+    ttft_s: float | None
+    output_tps: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class SameProviderRow:
     """Both models on one provider in the same window: medians and verdicts like for like."""
 
@@ -497,6 +608,11 @@ class Comparison:
     price_sources: tuple[str, ...] = ()
     score_sources: tuple[str, ...] = ()
     metadata_sources: tuple[str, ...] = ()
+    workload: WorkloadScope | None = None
+    stale: tuple[StaleModel, ...] | None = None  # None: not checked
+    regions: tuple[RegionRow, ...] = ()  # empty unless the pair's samples come from more than one region
+    audits: tuple[AuditRow, ...] = ()
+    audit_span: tuple[str, str] | None = None  # (since, until) of the audits; None: not read
 
     def name(self, side: Side | None) -> str | None:
         return None if side is None else self.name_a if side == "a" else self.name_b
@@ -568,11 +684,12 @@ def build_comparison(evidence: Evidence, a: str, b: str, *, slug: str, nearby: S
     starts = [c.first_at for c in (cell_a, cell_b) if c.first_at]
     ends = [c.last_at for c in (cell_a, cell_b) if c.last_at]
     benchmark_rows = sum(len(found) for model in (a, b) for found in evidence.model_scores(model).values())
+    audits = audit_rows(evidence.audits, evidence.audit_pages, ((a, name_a), (b, name_b)))
     depth = Depth(
         samples_a=cell_a.samples,
         samples_b=cell_b.samples,
         benchmark_rows=benchmark_rows,
-        audit_samples=0,
+        audit_samples=sum(row.audit.audit_samples for row in audits),
         provider_examples=len(providers),
         first_at=min(starts) if starts else None,
         last_at=max(ends) if ends else None,
@@ -599,6 +716,11 @@ def build_comparison(evidence: Evidence, a: str, b: str, *, slug: str, nearby: S
         price_sources=tuple(sorted({p.source for p in price_records if p is not None})),
         score_sources=score_sources,
         metadata_sources=tuple(sorted({i.source for i in (info_a, info_b) if i is not None and i.source})),
+        workload=evidence.workload,
+        stale=evidence.stale_of((a, b)),
+        regions=_region_rows(evidence, a, b),
+        audits=audits,
+        audit_span=(evidence.audits.since, evidence.audits.until) if evidence.audits is not None else None,
     )
 
 
@@ -701,6 +823,32 @@ def _provider_rows(evidence: Evidence, a: str, b: str) -> tuple[ProviderRow, ...
     return tuple(rows)
 
 
+def _region_rows(evidence: Evidence, a: str, b: str) -> tuple[RegionRow, ...]:
+    """Per model, provider and region, when the pair's samples were sent from more than one region; else none."""
+    found = [(side, group) for side, model in (("a", a), ("b", b)) for group in evidence.region_groups(model)]
+    if len({group.region for _, group in found}) < 2:
+        return ()
+    found.sort(key=lambda item: (item[0], item[1].provider, item[1].region is None, item[1].region or ""))
+    return tuple(
+        RegionRow(
+            model=group.model,
+            side=side,  # type: ignore[arg-type]
+            provider=group.provider,
+            region=group.region,
+            samples=group.count,
+            ok=group.ok,
+            ttft_s=_median_of(group.ttft_s),
+            output_tps=_median_of(group.output_tps),
+        )
+        for side, group in found
+    )
+
+
+def _median_of(values: Sequence[float | None]) -> float | None:
+    measured = sorted(v for v in values if v is not None)
+    return quantile_sorted(measured, 50) if measured else None
+
+
 def _same_provider_row(evidence: Evidence, a: str, b: str, provider: str) -> SameProviderRow:
     cell_a, cell_b = evidence.cell(a, provider), evidence.cell(b, provider)
     minimum = evidence.settings.min_samples
@@ -773,10 +921,13 @@ __all__ = [
     "MetricRow",
     "Nearby",
     "ProviderRow",
+    "RegionRow",
     "SameProviderRow",
     "Settings",
+    "StaleModel",
     "Value",
     "Window",
+    "WorkloadScope",
     "build_comparison",
     "build_index",
     "display_name",
@@ -810,6 +961,8 @@ class Index:
     settings: Settings
     comparisons: tuple[Comparison, ...]
     models: tuple[ModelLine, ...]
+    workload: WorkloadScope | None = None
+    stale: tuple[StaleModel, ...] | None = None  # None: not checked
 
 
 def build_index(evidence: Evidence, comparisons: Sequence[Comparison]) -> Index:
@@ -830,4 +983,5 @@ def build_index(evidence: Evidence, comparisons: Sequence[Comparison]) -> Index:
                 blended_price=_ranked(evidence, BLENDED_PRICE, model, _price_value(BLENDED_PRICE, price), price),
             )
         )
-    return Index(evidence.window, evidence.settings, tuple(comparisons), tuple(lines))
+    stale = evidence.stale_of(evidence.models())
+    return Index(evidence.window, evidence.settings, tuple(comparisons), tuple(lines), evidence.workload, stale)

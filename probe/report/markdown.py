@@ -28,13 +28,16 @@ from probe.report.data import (
     MetricRow,
     ProviderRow,
     Side,
+    StaleModel,
     Value,
     Window,
+    WorkloadScope,
 )
+from probe.report.audits import audit_table
 from probe.report.escape import escape_md
 from probe.stats import Win
 
-AUDITS_NOTE = "probe does not run audits yet"
+AUDITS_NOTE = "requests of `probe audit` in the 7 days before the report's end"
 
 
 def chart_files(slug: str) -> dict[str, str]:
@@ -65,9 +68,10 @@ def render_markdown(c: Comparison) -> str:
     lines = [
         f"# {a} vs {b}",
         "",
-        f"Models {md(c.a)} and {md(c.b)} · {_span_of(c.window)} · "
+        f"Models {md(c.a)} and {md(c.b)} · {_workload_of(c.workload)}{_span_of(c.window)} · "
         f"**{fmt.count(c.depth.data_points)} data points**",
         "",
+        *_stale_warning(c.stale, {c.a: c.name_a, c.b: c.name_b}),
         _tldr(c),
         "",
         "## Decision read",
@@ -90,10 +94,15 @@ def render_markdown(c: Comparison) -> str:
         "",
         *_metric_table(c),
         "",
+        "## Audits",
+        "",
+        *audit_table(c.audits, *(c.audit_span or (None, None))),
+        "",
         "## Providers",
         "",
         *_provider_table(c),
         "",
+        *_by_region(c),
         "## When to choose each model",
         "",
         *_guidance(c),
@@ -115,6 +124,37 @@ def render_markdown(c: Comparison) -> str:
         *_methods(c),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _workload_of(scope: WorkloadScope | None) -> str:
+    """"workload 1k (1,000 input / 1,000 output tokens) · " for the header line; nothing when not filtered."""
+    if scope is None:
+        return ""
+    if scope.input_tokens is None or scope.output_tokens is None:
+        return f"workload {escape_md(scope.name)} · "
+    burst = f", {scope.concurrency} at once" if scope.concurrency else ""
+    return (
+        f"workload {escape_md(scope.name)} ({fmt.count(scope.input_tokens)} input / "
+        f"{fmt.count(scope.output_tokens)} output tokens{burst}) · "
+    )
+
+
+def _stale_warning(stale: Sequence[StaleModel] | None, names: dict[str, str]) -> list[str]:
+    """One quoted line per model whose newest sample is older than expected, each followed by a blank line."""
+    lines = []
+    for found in stale or ():
+        usual = (
+            f"it was usually probed every {fmt.duration(found.usual_s)}, so stale after {fmt.duration(found.limit_s)}"
+            if found.usual_s is not None
+            else f"stale after {fmt.duration(found.limit_s)}"
+        )
+        lines += [
+            f"> **Stale data:** the newest sample of {escape_md(names.get(found.model, found.model))} is from "
+            f"{fmt.timestamp(found.last_at)}, {fmt.duration(found.age_s)} before the end of this report ({usual}). "
+            "Check that the scheduled runs still work.",
+            "",
+        ]
+    return lines
 
 
 def _tldr(c: Comparison) -> str:
@@ -409,6 +449,32 @@ def _provider_table(c: Comparison) -> list[str]:
     return lines
 
 
+def _by_region(c: Comparison) -> list[str]:
+    """The "By region" section, followed by a blank line; nothing when the samples come from a single region."""
+    if not c.regions:
+        return []
+    lines = [
+        "## By region",
+        "",
+        "The samples were sent from more than one place (`probe run --region`). Network distance is part of every "
+        "latency, so compare a provider with itself across regions, and models within one region. Medians over "
+        "successful samples.",
+        "",
+        "| Model | Provider | Region | Samples | Success | TTFT median | Output speed median |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in c.regions:
+        region = escape_md(row.region) if row.region is not None else "not recorded"
+        success = fmt.percent(row.ok / row.samples) if row.samples else fmt.NO_DATA
+        ttft = fmt.seconds(row.ttft_s) if row.ttft_s is not None else fmt.NO_DATA
+        speed = fmt.speed(row.output_tps) if row.output_tps is not None else fmt.NO_DATA
+        lines.append(
+            f"| {escape_md(c.name(row.side))} | {escape_md(row.provider)} | {region} | {fmt.count(row.samples)} "
+            f"| {success} | {ttft} | {speed} |"
+        )
+    return [*lines, ""]
+
+
 def _spread(stats: object, show: object) -> str:
     if stats is None:
         return fmt.NO_DATA
@@ -597,11 +663,58 @@ def _methods(c: Comparison) -> list[str]:
         "- Like with like: where providers serve both models, latency, speed and success-rate verdicts use only "
         "those providers, comparing the models within each provider.",
         "- Overall leader: the model with more verified metric wins; equal counts mean no clear leader.",
+        *_workload_methods(c.workload, c.stale),
         f"- Data sources: samples from probe's own requests; prices from {prices} (stored in the database with "
         f"their source and date, so this report can be reproduced); model metadata from "
         f"{_join([escape_md(m) for m in c.metadata_sources]) or 'no source'}; benchmark scores from {scores}; "
-        f"audits: none ({AUDITS_NOTE}).",
+        f"audits: {_audit_sources(c)}.",
     ]
+
+
+def _audit_sources(c: Comparison) -> str:
+    if not c.audits:
+        return "none (run `probe audit`)"
+    return (
+        "`probe audit` requests and the providers' newest ordinary samples of the 7 days before the report's end, "
+        "scored as each provider's audit page explains"
+    )
+
+
+def _workload_methods(scope: WorkloadScope | None, stale: Sequence[StaleModel] | None) -> list[str]:
+    lines = []
+    if scope is not None and scope.name == "all":
+        lines.append(
+            "- Workload: all. Samples of every workload are mixed, those recorded before probe had workloads "
+            "included, so latency and speed mix prompt and answer lengths."
+        )
+    elif scope is not None:
+        shape = ""
+        if scope.input_tokens is not None and scope.output_tokens is not None:
+            burst = f"; sent {scope.concurrency} at a time to one endpoint" if scope.concurrency else ""
+            shape = (
+                f": prompts of exactly {fmt.count(scope.input_tokens)} tokens of message content, counted with the "
+                "model's tokenizer (o200k or cl100k; other model families are counted with o200k) and opened by a "
+                "unique nonce so no cache can serve them (providers report a few more input tokens: their chat "
+                f"template's); answers of up to {fmt.count(scope.output_tokens)} tokens, asked to keep going until "
+                f"cut{burst}"
+            )
+        left = (
+            f"The window's {fmt.count(scope.left_out)} other samples (other workloads, and any recorded before probe "
+            "had workloads) are left out"
+            if scope.left_out
+            else "Samples of other workloads, and samples recorded before probe had workloads, are left out"
+        )
+        lines.append(
+            f"- Workload: **{escape_md(scope.name)}**{shape}. {left}; `probe report --workload all` mixes them."
+        )
+    if stale is not None:
+        lines.append(
+            "- Stale data: a model is flagged when its newest sample is older, at the end of the report, than twice "
+            "its usual interval between runs (the median gap between the runs that sampled it in the window's last "
+            "7 days), "
+            "kept within 1 hour and 24 hours; with fewer than three runs, 24 hours."
+        )
+    return lines
 
 
 def _span_of(window: Window, *, article: bool = False) -> str:
@@ -635,10 +748,11 @@ def render_index(index: Index) -> str:
     lines = [
         "# probe comparison reports",
         "",
-        f"{_span_of(index.window)} · "
+        f"{_workload_of(index.workload)}{_span_of(index.window)} · "
         f"{len(index.comparisons)} comparison{'s' if len(index.comparisons) != 1 else ''} · "
         f"{len(index.models)} model{'s' if len(index.models) != 1 else ''} with samples",
         "",
+        *_stale_warning(index.stale, {m.model: m.name for m in index.models}),
         "## Comparisons",
         "",
     ]

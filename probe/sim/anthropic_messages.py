@@ -123,9 +123,10 @@ def _error_event(error_type: str, message: str) -> bytes:
 class MessagesStreamRenderer:
     """Renders one message's planned events; call ``render`` once per event, in plan order."""
 
-    __slots__ = ("_block", "_error", "_finish", "_index", "_next_token", "_start", "_stop")
+    __slots__ = ("_block", "_error", "_finish", "_index", "_next_token", "_start", "_stop", "_text")
 
     def __init__(self, request_id: str, request: StreamRequest, plan: Plan, inband_error: InbandError | None) -> None:
+        self._text = request.script or words
         message = {
             "id": f"msg_{request_id}",
             "type": "message",
@@ -161,7 +162,7 @@ class MessagesStreamRenderer:
         kind = event.kind
         if kind == "answer" or kind == "reasoning":
             head = b"" if self._block == kind else self._open_block(kind)
-            text = words.json_fragment(self._next_token, event.n_tokens)
+            text = self._text.json_fragment(self._next_token, event.n_tokens)
             self._next_token += event.n_tokens
             if kind == "answer":
                 body = b',"delta":{"type":"text_delta","text":"'

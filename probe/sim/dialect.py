@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias
 
 from probe.sim.profiles import Plan, PlannedEvent
+from probe.sim.words import Script
 
 InbandError: TypeAlias = Literal["overloaded", "quota", "server"]
 """An error a simulated provider can send inside a 200 stream, each in its dialect's own shape:
@@ -66,6 +67,7 @@ class StreamRequest:
     max_tokens: int | None
     seed: int | None
     prompt_tokens: int  # estimate: whitespace-separated words of the prompt texts
+    script: Script | None = None  # the answer's text, when the server chose one (a canary); else ``words``
 
 
 def parse_inband_error(value: str | None) -> tuple[InbandError, int] | None:
@@ -139,6 +141,17 @@ def count_words(value: Any) -> int:
     if isinstance(value, dict):
         return sum(count_words(value.get(key)) for key in ("text", "content", "parts"))
     return 0
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string value anywhere in a parsed JSON body (to spot a known prompt, whatever the dialect)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [text for item in value for text in strings_in(item)]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in strings_in(item)]
+    return []
 
 
 def dumps(value: Any) -> bytes:

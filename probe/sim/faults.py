@@ -9,6 +9,10 @@ routing, so every dialect gets the same faults, and this module never looks insi
 - a *stream* fault reshapes a normal response: it drops planned events, splices bytes into the rendered ones,
   repeats token events forever, or ends the body without its terminator by cutting the connection or going silent.
 
+A *dishonesty* (``DISHONESTY``) answers successfully but cheats: usage claims more tokens than were sent, tokens
+are buffered and released at the end, another model answers (and reports its name), or the request's maximum
+output length is ignored. Provider audits must catch each one; ``Simulator`` applies them.
+
 "After a few chunks" means after the second token-bearing event, whatever the dialect sends before it. Error
 texts echo the credential the request presented, as careless endpoints and proxies do, so a test can prove that
 probe keeps it out of everything it writes. An unknown fault name is answered with a 400 listing the known ones.
@@ -19,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal, Protocol
 
@@ -47,6 +51,18 @@ STREAM_FAULTS: Mapping[str, str] = MappingProxyType({
     "error-in-stream": "an error event after a few chunks, echoing the credential, then the body ends",
 })
 FAULTS: tuple[str, ...] = (*ANSWER_FAULTS, *STREAM_FAULTS)
+"""Every fault that makes a request fail, each with the error kind probe must store for it."""
+
+SUBSTITUTE_MODEL = "llama-3.1-8b-instruct"
+"""The model the ``substituted-model`` dishonesty reports (and answers as) instead of the one asked for."""
+DISHONESTY: Mapping[str, str] = MappingProxyType({
+    "inflated-usage": "usage claims half as many output tokens again as were streamed, plus 10",
+    "buffered": "every token held back, then released in one burst when the answer is complete",
+    "substituted-model": f"answers as another model: reports {SUBSTITUTE_MODEL!r} and gets canary prompts wrong",
+    "ignored-max-tokens": "streams the whole answer whatever maximum the request set",
+})
+"""Ways a provider can cheat while every request succeeds, for provider audits (``probe.audit``) to catch.
+Asked for with the same ``x-sim-fault`` header."""
 
 TOKEN_EVENTS_BEFORE_FAULT = 2
 HUGE_LINE_BYTES = 5 * 1024 * 1024
@@ -72,8 +88,13 @@ class Requested:
 
     @property
     def replaces_response(self) -> bool:
-        """True for answer faults and unknown names; False for faults that reshape a normal stream."""
-        return self.name not in STREAM_FAULTS
+        """True for answer faults and unknown names; False for faults that reshape or falsify a normal stream."""
+        return self.name not in STREAM_FAULTS and self.name not in DISHONESTY
+
+    @property
+    def shapes_stream(self) -> bool:
+        """True for faults `shape_stream` applies (stream faults and ``buffered``)."""
+        return self.name in STREAM_FAULTS or self.name == "buffered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +168,7 @@ def _answer(fault: Requested) -> tuple[int, str, bytes, tuple[tuple[str, str], .
             "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
         }
         return 200, "application/json", json.dumps(completion).encode(), ()
-    message = f"Unknown {FAULT_HEADER} {name!r}; known: {', '.join(FAULTS)}."
+    message = f"Unknown {FAULT_HEADER} {name!r}; known: {', '.join((*FAULTS, *DISHONESTY))}."
     return 400, "application/json", _error_body(message, "invalid_request_error"), ()
 
 
@@ -173,7 +194,7 @@ def _html_page(credential: str) -> bytes:
 
 
 def shape_stream(fault: Requested, plan: Plan, renderer: Renderer) -> ShapedStream:
-    """Reshape a planned response for a stream fault (``fault.replaces_response`` must be False)."""
+    """Reshape a planned response for a stream fault or ``buffered`` (``fault.shapes_stream`` must be True)."""
     events = plan.events
     name = fault.name
     cut_at = _after_tokens(events, TOKEN_EVENTS_BEFORE_FAULT)
@@ -192,6 +213,10 @@ def shape_stream(fault: Requested, plan: Plan, renderer: Renderer) -> ShapedStre
     if name == "no-tokens":
         kept = tuple(e for e in events if not e.n_tokens)
         return ShapedStream(kept, renderer, len(kept) - 1, "complete")
+    if name == "buffered":
+        end_s = events[-1].offset_s if events else 0.0
+        held = tuple(replace(e, offset_s=end_s) if e.n_tokens else e for e in events)
+        return ShapedStream(held, renderer, len(held) - 1, "complete")
     if name == "error-in-stream":
         message = f"The server had an error while processing your request (credential {fault.credential})."
         render_error = getattr(renderer, "render_error", None)

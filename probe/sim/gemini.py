@@ -157,12 +157,14 @@ class GenerateStreamRenderer:
     """Renders one response's planned events as CRLF-framed chunks; call ``render`` once per event, in order."""
 
     __slots__ = (
-        "_answer", "_answer_tokens", "_error", "_finish", "_next_token", "_prompt_tokens", "_reasoning",
-        "_reasoning_tokens", "_tail", "_thoughts",
+        "_answer", "_answer_tokens", "_error", "_extra", "_finish", "_next_token", "_prompt_tokens", "_reasoning",
+        "_reasoning_tokens", "_tail", "_text", "_thoughts",
     )  # fmt: skip
 
     def __init__(self, request_id: str, request: StreamRequest, plan: Plan, inband_error: InbandError | None) -> None:
+        self._text = request.script or words
         self._prompt_tokens = request.prompt_tokens
+        self._extra = plan.extra_billed_tokens
         self._thoughts = plan.reasoning_tokens > 0  # a thinking model reports thoughtsTokenCount
         response_id = dumps(f"sim{request_id}")
         self._tail = b',"modelVersion":' + dumps(request.model) + b',"responseId":' + response_id + b"}" + _END
@@ -181,7 +183,7 @@ class GenerateStreamRenderer:
         self._reasoning_tokens = 0
 
     def _usage(self) -> bytes:
-        candidates, thoughts = self._answer_tokens, self._reasoning_tokens
+        candidates, thoughts = self._answer_tokens + self._extra, self._reasoning_tokens
         total = self._prompt_tokens + candidates + thoughts
         usage = b'{"promptTokenCount":%d,"candidatesTokenCount":%d,"totalTokenCount":%d' % (
             self._prompt_tokens,
@@ -195,7 +197,7 @@ class GenerateStreamRenderer:
     def render(self, event: PlannedEvent) -> bytes:
         kind = event.kind
         if kind == "answer" or kind == "reasoning":
-            text = words.json_fragment(self._next_token, event.n_tokens)
+            text = self._text.json_fragment(self._next_token, event.n_tokens)
             self._next_token += event.n_tokens
             if kind == "answer":
                 self._answer_tokens += event.n_tokens

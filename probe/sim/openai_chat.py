@@ -98,7 +98,9 @@ def shape(plan: Plan) -> Plan:
 def renderer(
     request_id: str, request: StreamRequest, created: int, plan: Plan, inband_error: InbandError | None = None
 ) -> ChatStreamRenderer:
-    return ChatStreamRenderer(request_id, request.model, created, request.prompt_tokens, plan, inband_error)
+    return ChatStreamRenderer(
+        request_id, request.model, created, request.prompt_tokens, plan, inband_error, script=request.script
+    )
 
 
 def parse_chat_request(body: bytes) -> ChatRequest:
@@ -170,7 +172,7 @@ class ChatStreamRenderer:
     reasoning first, so reasoning text and answer text never repeat the same position.
     """
 
-    __slots__ = ("_answer", "_error", "_finish", "_next_token", "_reasoning", "_role", "_usage")
+    __slots__ = ("_answer", "_error", "_finish", "_next_token", "_reasoning", "_role", "_text", "_usage")
 
     def __init__(
         self,
@@ -180,7 +182,10 @@ class ChatStreamRenderer:
         prompt_tokens: int,
         plan: Plan,
         inband_error: InbandError | None = None,
+        *,
+        script: words.Script | None = None,
     ) -> None:
+        self._text = script or words
         head = json.dumps(
             {
                 "id": completion_id,
@@ -209,7 +214,7 @@ class ChatStreamRenderer:
         """The bytes of ``event``; call once per event, in plan order (token text advances)."""
         kind = event.kind
         if kind == "answer" or kind == "reasoning":
-            text = words.json_fragment(self._next_token, event.n_tokens)
+            text = self._text.json_fragment(self._next_token, event.n_tokens)
             self._next_token += event.n_tokens
             start = self._answer if kind == "answer" else self._reasoning
             return start + text + _DELTA_END

@@ -113,12 +113,13 @@ class ResponsesStreamRenderer:
     __slots__ = (
         "_answer_prefix", "_answer_tokens", "_answer_start", "_error", "_max_tokens", "_message_id", "_model",
         "_next_token", "_open", "_output_index", "_plan", "_prompt_tokens", "_reasoning_id", "_reasoning_prefix",
-        "_reasoning_tokens", "_response", "_seq",
+        "_reasoning_tokens", "_response", "_seq", "_text",
     )  # fmt: skip
 
     def __init__(
         self, request_id: str, request: StreamRequest, created: int, plan: Plan, inband_error: InbandError | None
     ) -> None:
+        self._text = request.script or words
         self._plan = plan
         self._model = request.model
         self._prompt_tokens = request.prompt_tokens
@@ -158,7 +159,7 @@ class ResponsesStreamRenderer:
         kind = event.kind
         if kind == "answer" or kind == "reasoning":
             head = b"" if self._open == kind else self._open_item(kind)
-            text = words.json_fragment(self._next_token, event.n_tokens)
+            text = self._text.json_fragment(self._next_token, event.n_tokens)
             self._next_token += event.n_tokens
             if kind == "answer":
                 self._answer_tokens += event.n_tokens
@@ -241,12 +242,12 @@ class ResponsesStreamRenderer:
         index = self._output_index
         part: dict[str, Any]
         if self._open == "reasoning":
-            item_id, text = self._reasoning_id, words.text_of(0, self._reasoning_tokens)
+            item_id, text = self._reasoning_id, self._text.text_of(0, self._reasoning_tokens)
             part = {"type": "reasoning_text", "text": text}
             item = {"id": item_id, "type": "reasoning", "summary": [], "content": [part]}
             text_done: dict[str, Any] = {"type": "response.reasoning_text.done", "text": text}
         else:
-            item_id, text = self._message_id, words.text_of(self._answer_start, self._answer_tokens)
+            item_id, text = self._message_id, self._text.text_of(self._answer_start, self._answer_tokens)
             part = {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
             item = {"id": item_id, "type": "message", "status": "completed", "role": "assistant", "content": [part]}
             text_done = {"type": "response.output_text.done", "text": text, "logprobs": []}

@@ -100,11 +100,12 @@ class Plan:
     reasoning_tokens: int
     answer_tokens: int
     finish_reason: FinishReason
+    extra_billed_tokens: int = 0  # tokens usage claims beyond those sent (the ``inflated-usage`` dishonesty)
 
     @property
     def completion_tokens(self) -> int:
-        """Reasoning included, as OpenAI's ``usage.completion_tokens``."""
-        return self.reasoning_tokens + self.answer_tokens
+        """What usage reports: reasoning included, as OpenAI's ``usage.completion_tokens``."""
+        return self.reasoning_tokens + self.answer_tokens + self.extra_billed_tokens
 
     @property
     def ttft_s(self) -> float | None:

@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from probe.sim import anthropic_messages, faults, gemini, http1, openai_chat, openai_responses
+from probe.sim.canaries import canary_script
 from probe.sim.dialect import INBAND_ERROR_HEADER, ErrorAnswer, RequestRejected, parse_inband_error, with_inband_error
 from probe.sim.openai_chat import Rejection
 from probe.sim.profiles import PROFILE_SETS, EventKind, LatencyProfile, Plan, PlannedEvent, schedule
@@ -210,12 +211,21 @@ class Simulator:
             return reject(dialect.stream_required(), request.model)
 
         seed = request.seed if request.seed is not None else self._seed * 1_000_003 + seq
-        plan = dialect.shape(schedule(profile, seed, request.max_tokens, include_usage=request.include_usage))
+        dishonesty = fault.name if fault is not None and fault.name in faults.DISHONESTY else None
+        script = canary_script(body, substituted=dishonesty == "substituted-model")
+        if script is not None:  # an audit canary: answer it (rightly, unless substituted), nothing more
+            profile = replace(profile, output_tokens=len(script.pieces), reasoning_tokens=0)
+            request = replace(request, script=script)
+        max_tokens = None if dishonesty == "ignored-max-tokens" else request.max_tokens
+        plan = dialect.shape(schedule(profile, seed, max_tokens, include_usage=request.include_usage))
+        if dishonesty == "inflated-usage":
+            plan = replace(plan, extra_billed_tokens=plan.completion_tokens // 2 + 10)
         inband_error = parse_inband_error(head.header(INBAND_ERROR_HEADER))  # an error inside the 200 stream
         if inband_error is not None:
             plan = with_inband_error(plan, after_tokens=inband_error[1])
+        served = replace(request, model=faults.SUBSTITUTE_MODEL) if dishonesty == "substituted-model" else request
         renderer = dialect.renderer(
-            request_id, request, int(time.time()), plan, inband_error[0] if inband_error else None
+            request_id, served, int(time.time()), plan, inband_error[0] if inband_error else None
         )
         record = RequestRecord(
             seq=seq,
@@ -233,7 +243,8 @@ class Simulator:
             reasoning_tokens=plan.reasoning_tokens,
             finish_reason=plan.finish_reason,
         )
-        completed = await self._stream(record, plan, renderer, head.keep_alive, reader, writer, fault)
+        shaping = fault if fault is not None and fault.shapes_stream else None
+        completed = await self._stream(record, plan, renderer, head.keep_alive, reader, writer, shaping)
         return completed and head.keep_alive
 
     def _control(self, head: http1.RequestHead, writer: asyncio.StreamWriter) -> bool:

@@ -41,3 +41,26 @@ def json_fragment(start: int, n_tokens: int) -> bytes:
     if n_tokens == 1:
         return _ESCAPED[start % size]
     return b"".join(_ESCAPED[(start + i) % size] for i in range(n_tokens))
+
+
+class Script:
+    """A response's text given token by token, for prompts that need a particular answer (audit canaries).
+
+    Same interface as the module functions above: token ``i`` is ``pieces[i % len(pieces)]``.
+    """
+
+    __slots__ = ("_escaped", "pieces")
+
+    def __init__(self, pieces: tuple[str, ...]) -> None:
+        if not pieces:
+            raise ValueError("a script needs at least one piece")
+        self.pieces = pieces
+        self._escaped = tuple(json.dumps(p)[1:-1].encode() for p in pieces)
+
+    def text_of(self, start: int, n_tokens: int) -> str:
+        size = len(self.pieces)
+        return "".join(self.pieces[(start + i) % size] for i in range(n_tokens))
+
+    def json_fragment(self, start: int, n_tokens: int) -> bytes:
+        size = len(self._escaped)
+        return b"".join(self._escaped[(start + i) % size] for i in range(n_tokens))
