@@ -60,7 +60,7 @@ def run_level(streams: int, model: str, loop: str) -> dict:
                   backend_options={"use_uvloop": loop == "uvloop"})
         sim.reset()
         exchanges = []
-        writer = SampleWriter(db, run_id, counter)
+        writer = SampleWriter(db, run_id, {model: counter})
         cpu_before, wall_before = time.process_time(), time.perf_counter()
 
         def sink(request, record):

@@ -294,7 +294,8 @@ def providers(config: ConfigOption = Path("providers.toml")) -> None:
         else:
             key = f"{p.api_key_env} " + ("set" if os.environ.get(p.api_key_env) else "NOT SET (skipped by run)")
         models = ", ".join(m.name if m.name == m.id else f"{m.name} ({m.id})" for m in p.models)
-        table.add_row(p.name, p.api, p.base_url, models, key)
+        endpoint = p.base_url + (f" ({p.region})" if p.region else "")
+        table.add_row(p.name, p.api, endpoint, models, key)
     _console().print(table)
 
 

@@ -49,14 +49,13 @@ def run_job(
 ) -> RunOutcome:
     """Run ``plan`` and store every sample in ``db_path`` as it completes.
 
-    The tokenizer loads before any clock starts. Runs left 'running' by a killed process are marked
+    Each model's tokenizer loads before any clock starts. Runs left 'running' by a killed process are marked
     'interrupted' first. On Ctrl-C the requests in flight are dropped (an interrupted request says nothing about
     the endpoint), every completed sample is kept, the run is marked 'interrupted' and KeyboardInterrupt propagates.
     ``on_derived(request, exchange, sample)`` is called on the writer thread for each sample before it is stored.
     ``burst``: see `run_plan` (parallel workloads).
     """
-    models = {request.target.model_id for request in plan}
-    counter = load_encoding(encoding_for_model(next(iter(models), "")))
+    counters = {model: load_encoding(encoding_for_model(model)) for model in {request.model for request in plan}}
     with Store.open(db_path) as store:
         store.mark_interrupted_runs()
         run_id = store.begin_run(
@@ -68,7 +67,7 @@ def run_job(
             samples_planned=len(plan),
         )
     status = "failed"
-    writer = SampleWriter(db_path, run_id, counter, on_sample=on_sample, on_derived=on_derived)
+    writer = SampleWriter(db_path, run_id, counters, on_sample=on_sample, on_derived=on_derived)
     try:
         with writer:
             _tighten_gil_switching()

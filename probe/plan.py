@@ -83,7 +83,7 @@ def build_plan(
                         prompt=prompt,
                         max_tokens=max_tokens,
                         timeouts=provider.timeouts,
-                        region=region or provider.region,
+                        region=region,  # where probe runs; provider.region is where the endpoint serves from
                         workload=workload.name if workload is not None else None,
                         input_tokens=input_tokens,
                     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -30,7 +30,7 @@ class SampleWriter:
         self,
         db_path: str | Path,
         run_id: str,
-        counter: Counter,
+        counters: Mapping[str, Counter],
         *,
         on_sample: Callable[[Sample], None] | None = None,
         on_derived: Callable[[PlannedRequest, Exchange, Sample], None] | None = None,
@@ -39,7 +39,7 @@ class SampleWriter:
     ) -> None:
         self._db_path = db_path
         self._run_id = run_id
-        self._counter = counter
+        self._counters = counters  # canonical model name -> its tokenizer, all loaded before any clock starts
         self._on_sample = on_sample
         self._on_derived = on_derived
         self._flush_interval_s = flush_interval_s
@@ -118,7 +118,7 @@ class SampleWriter:
             record,
             request,
             get_dialect(request.api),
-            self._counter,
+            self._counters[request.model],
             sample_id=new_id(),
             run_id=self._run_id,
         )
