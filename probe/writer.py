@@ -7,6 +7,7 @@ at most ``flush_interval_s`` after it completes, so a killed run loses only the 
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 
@@ -71,6 +72,7 @@ class SampleWriter:
             raise self.error
 
     def _work(self) -> None:
+        _yield_cpu_to_the_event_loop()
         try:
             store = Store.open(self._db_path)
         except StoreError as error:
@@ -125,3 +127,12 @@ class SampleWriter:
         if self._on_derived is not None:  # on this thread, off the timed path (audits read the answer text here)
             self._on_derived(request, record, sample)
         return sample
+
+
+def _yield_cpu_to_the_event_loop() -> None:
+    """Give this thread the lowest CPU priority (Linux schedules threads individually), so that when the machine
+    is busy the event loop thread, which stamps reads, runs first and derivation waits. Best effort."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
