@@ -13,7 +13,7 @@ from probe.sim.profiles import LatencyProfile
 from probe.sim.server import SimServer
 
 FAST = LatencyProfile(ttft_s=0.02, inter_chunk_s=0.002, tokens_per_chunk=2, output_tokens=20)
-KEY = "sk-canary-cli-0123456789abcdef"
+KEY = "canary-cli-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_filters_pick_providers_and_models(sim, tmp_path: Path, monkeypatch) -> 
 
 
 def test_wrong_key_is_data_not_a_crash(sim, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("SIM_API_KEY", "sk-wrong-key-000000000000000000")
+    monkeypatch.setenv("SIM_API_KEY", "wrong-key-000000000000000000")
     db = tmp_path / "results.db"
     result = CliRunner().invoke(app, ["run", "-c", str(config(tmp_path, sim.base_url)), "--db", str(db), "-n", "1"])
     assert result.exit_code == 0

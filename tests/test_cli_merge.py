@@ -18,7 +18,7 @@ from probe.sim.server import SimServer
 from .test_store_merge import machine
 
 FAST = LatencyProfile(ttft_s=0.01, inter_chunk_s=0.001, tokens_per_chunk=2, output_tokens=10)
-KEY = "sk-canary-merge-0123456789abcdef"
+KEY = "canary-merge-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from probe.sim.profiles import LatencyProfile
 from probe.sim.server import SimServer
 from probe.store import Store
 
-KEY = "sk-workloads-canary-0123456789abcdef"
+KEY = "canary-workloads-0123456789abcdef"
 FAST = LatencyProfile(ttft_s=0.05, inter_chunk_s=0.002, tokens_per_chunk=2, output_tokens=20)
 
 

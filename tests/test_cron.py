@@ -19,7 +19,7 @@ from probe.schedule import Schedule, cron_line, cron_schedule, parse_every
 from probe.sim.profiles import LatencyProfile
 from probe.sim.server import SimServer
 
-KEY = "sk-cron-canary-0123456789abcdef"
+KEY = "canary-cron-0123456789abcdef"
 FAST = LatencyProfile(ttft_s=0.01, inter_chunk_s=0.001, tokens_per_chunk=5, output_tokens=20)
 
 

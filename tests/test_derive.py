@@ -11,7 +11,7 @@ from probe.dialects import openai_chat
 from probe.model import Exchange, PlannedRequest, Target
 
 MS = 1_000_000
-KEY = "sk-canary-0123456789abcdefghij"
+KEY = "canary-derive-0123456789abcdefghij"
 
 
 class WordCounter:
