@@ -51,13 +51,12 @@ async def exchange(
     Deadlines: ``connect_s`` for the connection, ``first_byte_s`` until the response headers, ``stall_s`` between
     two reads of the body, ``total_s`` for everything. Whatever happens, an :class:`Exchange` is returned.
     """
-    record = Exchange(started_ns=clock(), started_at=utc_now_iso())
     phase_marks: dict[str, int] = {}
 
     async def trace(name: str, info: dict[str, Any]) -> None:
         phase_marks[name] = clock()
 
-    # httpcore reads the "read" timeout when it starts waiting for headers and again when the body starts, so
+    # The transport reads the "read" timeout when it starts waiting for headers and again when the body starts, so
     # switching it after the headers gives a first-byte deadline and then a stall deadline at no per-read cost.
     timeout_extension = {
         "connect": timeouts.connect_s,
@@ -72,6 +71,8 @@ async def exchange(
         content=request.body,
         extensions={"timeout": timeout_extension, "trace": trace, READS_EXTENSION: max_body_bytes},
     )
+    started_at = utc_now_iso()
+    record = Exchange(started_ns=clock(), started_at=started_at)  # after building: that is not the endpoint's time
     reads = record.reads
     received = 0
     response: httpx.Response | None = None
