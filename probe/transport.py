@@ -48,6 +48,7 @@ class _Connection(asyncio.Protocol):
         self.head: asyncio.Future[tuple[int, list[tuple[bytes, bytes]], int]] | None = None
         self.done: asyncio.Future[None] | None = None
         self._head_buffer = b""
+        self.head_bytes = 0  # response bytes seen before the head was complete
         self._mode = "idle"  # idle | head | chunked | length | close | done
         self._remaining = 0  # bytes left: in the current chunk (chunked) or in the body (length)
         self._frame = b""  # an incomplete chunk-size line or trailer
@@ -168,6 +169,7 @@ class _Connection(asyncio.Protocol):
             self._keep(now, pieces[0] if len(pieces) == 1 else b"".join(pieces))
 
     def _read_head(self, now: int, data: bytes) -> None:
+        self.head_bytes += len(data)
         buffer = self._head_buffer + data
         end = buffer.find(b"\r\n\r\n")
         if end == -1:
@@ -349,21 +351,33 @@ class StampingTransport(httpx.AsyncBaseTransport):
         host = request.url.host
         port = request.url.port or (443 if scheme == "https" else 80)
         origin = (scheme, host, port)
+        message = _serialize(request, host, port, scheme)
+        max_body = int(request.extensions.get(READS_EXTENSION, DEFAULT_MAX_BODY_BYTES))
         connection = self._idle_connection(origin)
-        if connection is None:
-            connection = await self._connect(origin, timeouts.get("connect"), trace)
-        connection.begin(int(request.extensions.get(READS_EXTENSION, DEFAULT_MAX_BODY_BYTES)), request.method == "HEAD")
-        try:
-            assert connection.transport is not None and connection.head is not None
-            connection.transport.write(_serialize(request, host, port, scheme))
-            with anyio.fail_after(timeouts.get("read")):
-                status, headers, headers_ns = await asyncio.shield(connection.head)
-        except TimeoutError:
-            self._discard(connection)
-            raise httpx.ReadTimeout("no response headers in time", request=request) from None
-        except BaseException:
-            self._discard(connection)
-            raise
+        reused = connection is not None
+        while True:
+            if connection is None:
+                connection = await self._connect(origin, timeouts.get("connect"), trace)
+            connection.begin(max_body, request.method == "HEAD")
+            try:
+                assert connection.transport is not None and connection.head is not None
+                connection.transport.write(message)
+                with anyio.fail_after(timeouts.get("read")):
+                    status, headers, headers_ns = await asyncio.shield(connection.head)
+                break
+            except TimeoutError:
+                self._discard(connection)
+                raise httpx.ReadTimeout("no response headers in time", request=request) from None
+            except httpx.RemoteProtocolError:
+                self._discard(connection)
+                if not (reused and connection.lost and not connection.head_bytes):
+                    raise
+                # The server had closed this idle keep-alive connection before our request reached it (nothing
+                # came back): the request was never served, so it goes once more on a new connection.
+                connection, reused = None, False
+            except BaseException:
+                self._discard(connection)
+                raise
         if trace is not None:
             await trace("http11.receive_response_headers.complete", {"probe_t_ns": headers_ns})
 

@@ -140,3 +140,35 @@ def test_connections_are_reused_between_requests() -> None:
 
         anyio.run(go)
         assert len({r.connection_id for r in sim.records()}) == 1
+
+
+def test_a_keep_alive_connection_the_server_closed_is_replaced_not_reported(monkeypatch) -> None:
+    """A server may close an idle keep-alive connection just as a request goes out on it; nothing came back, so
+    the request goes once more on a new connection instead of becoming a 'disconnect' sample."""
+    from probe.transport import StampingTransport
+
+    picked = []
+    original = StampingTransport._idle_connection
+
+    def stale_connection(self, origin):
+        connection = original(self, origin)
+        if connection is not None:
+            connection.transport.abort()  # closed under us: asyncio reports the loss on its next turn
+            picked.append(connection)
+        return connection
+
+    monkeypatch.setattr(StampingTransport, "_idle_connection", stale_connection)
+    with SimServer({"m": FAST}) as sim:
+        target = Target(base_url=sim.base_url, model_id="m", auth="none")
+
+        async def go():
+            async with make_http_client() as client:
+                first = await exchange(client, openai_chat.build_request(target, "hi", 5), Timeouts())
+                second = await exchange(client, openai_chat.build_request(target, "hi", 5), Timeouts())
+                return first, second
+
+        first, second = anyio.run(go)
+        connections = {r.connection_id for r in sim.records()}
+    assert len(picked) == 1 and picked[0].lost
+    assert first.status == 200 and second.status == 200 and second.failure is None
+    assert len(connections) == 2
