@@ -28,6 +28,7 @@ EXIT_NOTHING_SENT = 3
 EXIT_INTERRUPTED = 130
 
 METRICS_HELP = """
+\b
 Metrics, per request:
   TTFB   time to the response headers
   TTFT   time to the first generated token of any kind (reasoning included)
@@ -75,7 +76,7 @@ def _load(config_path: Path) -> Config:
         raise _fail(str(error)) from None
 
 
-@app.command()
+@app.command(epilog=METRICS_HELP)
 def run(
     config: ConfigOption = Path("providers.toml"),
     db: DbOption = Path("results.db"),
@@ -276,7 +277,7 @@ def _seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f} s"
 
 
-@app.command()
+@app.command(epilog=METRICS_HELP)
 def providers(config: ConfigOption = Path("providers.toml")) -> None:
     """Show what is configured: each provider's dialect, endpoint, models, and whether its key is set.
 
@@ -299,7 +300,7 @@ def providers(config: ConfigOption = Path("providers.toml")) -> None:
     _console().print(table)
 
 
-@app.command()
+@app.command(epilog=METRICS_HELP)
 def demo(
     db: DbOption = Path("results.db"),
     samples: Annotated[int, typer.Option("--samples", "-n", min=1, help="Requests per simulated provider and model (20 lets the report verify wins within each provider).")] = 20,
@@ -347,7 +348,7 @@ DEMO_WORKLOAD = "100"
 # --------------------------------------------------------------------------- scheduling
 
 
-@app.command()
+@app.command(epilog=METRICS_HELP)
 def cron(
     every: Annotated[str, typer.Option("--every", metavar="INTERVAL", help="How often: 30m, 1h, 2h, 3h, 6h, 12h, 1d, ... (intervals that divide a day).")] = "3h",
     config: ConfigOption = Path("providers.toml"),
@@ -434,7 +435,7 @@ if TYPE_CHECKING:
     from probe.reporting import Written
 
 
-@app.command()
+@app.command(epilog=METRICS_HELP)
 def report(
     db: Annotated[Path, typer.Option("--db", help="The results database to report on.")] = Path("results.db"),
     config: Annotated[
@@ -551,7 +552,7 @@ scores_app = typer.Typer(
 app.add_typer(scores_app)
 
 
-@scores_app.command("import")
+@scores_app.command("import", epilog=METRICS_HELP)
 def scores_import(
     file: Annotated[Path, typer.Argument(help="A CSV or JSON file of scores.", show_default=False)],
     db: Annotated[Path, typer.Option("--db", help="The results database to import into.")] = Path("results.db"),
@@ -608,7 +609,7 @@ def scores_import(
 # --------------------------------------------------------------------------- provider audits
 
 
-@app.command()
+@app.command(epilog=METRICS_HELP)
 def audit(
     config: ConfigOption = Path("providers.toml"),
     db: DbOption = Path("results.db"),
@@ -697,7 +698,7 @@ def _print_audit_summary(samples: tuple[Sample, ...], probes: tuple[AuditProbe, 
 # --------------------------------------------------------------------------- several machines, browsing, export
 
 
-@app.command()
+@app.command(epilog=METRICS_HELP)
 def merge(
     others: Annotated[
         list[Path],
@@ -731,7 +732,7 @@ def merge(
         console.print(f"merged {counts.source} into {db}: added {added}{finished}", markup=False)
 
 
-@app.command()
+@app.command(epilog=METRICS_HELP)
 def export(
     fmt: Annotated[
         Optional[str],
@@ -830,7 +831,7 @@ def _parse_bound(text: str | None, option: str) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@app.command()
+@app.command(epilog=METRICS_HELP)
 def ui(
     db: Annotated[Path, typer.Option("--db", help="The results database to browse.")] = Path("results.db"),
     host: Annotated[str, typer.Option("--host", help="Address to serve on; keep 127.0.0.1 unless others should see it.")] = "127.0.0.1",
