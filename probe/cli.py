@@ -283,21 +283,19 @@ def providers(config: ConfigOption = Path("providers.toml")) -> None:
 
     Keys are never shown: only the name of each variable and whether it is present.
     """
-    from rich.table import Table
-
     loaded = _load(config)
-    table = Table(title=f"providers in {config}", title_justify="left")
-    for column in ("provider", "api", "base_url", "models", "key"):
-        table.add_column(column)
+    console = _console()
+    console.print(f"{len(loaded.providers)} providers in {config}", markup=False)
     for p in loaded.providers:
         if p.api_key_env is None:
             key = "not needed"
+        elif os.environ.get(p.api_key_env):
+            key = f"{p.api_key_env} set"
         else:
-            key = f"{p.api_key_env} " + ("set" if os.environ.get(p.api_key_env) else "NOT SET (skipped by run)")
+            key = f"{p.api_key_env} NOT SET: `probe run` skips this provider"
         models = ", ".join(m.name if m.name == m.id else f"{m.name} ({m.id})" for m in p.models)
-        endpoint = p.base_url + (f" ({p.region})" if p.region else "")
-        table.add_row(p.name, p.api, endpoint, models, key)
-    _console().print(table)
+        region = f" ({p.region})" if p.region else ""
+        console.print(f"\n{p.name}  [{p.api}]  {p.base_url}{region}\n  models: {models}\n  key:    {key}", markup=False)
 
 
 @app.command(epilog=METRICS_HELP)
