@@ -8,7 +8,7 @@ simulator's own lateness on the token events being measured. A level whose simul
 one inter-chunk gap: the stream it sent was no longer the workload asked for) is reported as such, without a
 client figure.
 
-    .venv/bin/python bench/accuracy.py [--levels 1,16,64,256] [--model bench-1tok] [--loop asyncio]
+    .venv/bin/python bench/accuracy.py [--levels 1,16,64,256] [--api openai-chat|...|all] [--model bench-1tok]
 """
 
 from __future__ import annotations
@@ -24,14 +24,15 @@ from pathlib import Path
 
 SERVER_LATE_P99_MS = 10.0  # one inter-chunk gap: later than that, the chunk cadence is not the workload asked for
 ROUNDS = {1: 10, 16: 3, 64: 2, 256: 2}
+APIS = ("openai-chat", "openai-responses", "anthropic-messages", "gemini")
 
 
-def run_level(streams: int, model: str, loop: str) -> dict:
+def run_level(streams: int, model: str, loop: str, api: str) -> dict:
     """One concurrency level, in this process: returns the figures as a dict."""
     import anyio
 
     from probe.derive import derive_sample
-    from probe.dialects import openai_chat
+    from probe.dialects import get_dialect
     from probe.model import PlannedRequest, Target, Timeouts
     from probe.runner import run_plan
     from probe.sim.process import spawn_sim_process
@@ -44,10 +45,11 @@ def run_level(streams: int, model: str, loop: str) -> dict:
     counter = load_encoding("o200k_base")
     total = streams * ROUNDS.get(streams, 2)
     with spawn_sim_process("bench", seed=1) as sim, tempfile.TemporaryDirectory() as tmp:
-        target = Target(base_url=sim.base_url, model_id=model, auth="none")
+        dialect = get_dialect(api)
+        target = Target(base_url=sim.base_url, model_id=model, auth="none")  # the simulator routes by path suffix
         timeouts = Timeouts(connect_s=30, first_byte_s=60, stall_s=30, total_s=120)
         plan = [
-            PlannedRequest(provider="sim", model=model, api="openai-chat", target=target, prompt=f"request {i}",
+            PlannedRequest(provider="sim", model=model, api=api, target=target, prompt=f"request {i}",
                            max_tokens=100, timeouts=timeouts)
             for i in range(total)
         ]
@@ -55,7 +57,7 @@ def run_level(streams: int, model: str, loop: str) -> dict:
         with Store.open(db) as store:
             run_id = store.begin_run(host="bench", region=None, probe_version="bench", config_hash="", command="bench",
                                      samples_planned=total)
-        warm_up = [PlannedRequest(provider="sim", model=model, api="openai-chat", target=target, prompt="warm-up",
+        warm_up = [PlannedRequest(provider="sim", model=model, api=api, target=target, prompt="warm-up",
                                   max_tokens=5, timeouts=timeouts)]
         anyio.run(lambda: run_plan(warm_up, lambda request, record: None, concurrency=1),  # imports, first connection
                   backend_options={"use_uvloop": loop == "uvloop"})
@@ -77,7 +79,7 @@ def run_level(streams: int, model: str, loop: str) -> dict:
 
     ttft_errors_ms, speed_errors, chunks, failures = [], [], 0, 0
     for request, record in exchanges:
-        sample = derive_sample(record, request, openai_chat, counter, sample_id="x", run_id="x")
+        sample = derive_sample(record, request, dialect, counter, sample_id="x", run_id="x")
         sent = records.get(record.request_id)
         if sample.status != "ok" or sent is None or sent.first_token is None:
             failures += 1
@@ -112,17 +114,23 @@ def main() -> None:
     parser.add_argument("--model", default="bench-1tok", choices=["bench-1tok", "bench-3tok"])
     parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"],
                         help="event loop; uvloop (if installed) is here for comparison, probe itself uses asyncio")
+    parser.add_argument("--api", default="openai-chat", choices=[*APIS, "all"], help="wire dialect (all: each in turn)")
     parser.add_argument("--level", type=int, help=argparse.SUPPRESS)  # internal: run one level in this process
     args = parser.parse_args()
     if args.level is not None:
-        print(json.dumps(run_level(args.level, args.model, args.loop)))
+        print(json.dumps(run_level(args.level, args.model, args.loop, args.api)))
         return
+    for api in APIS if args.api == "all" else (args.api,):
+        print_levels(args, api)
 
-    print(f"probe accuracy benchmark: model profile {args.model}, {args.loop} event loop, simulator in its own process")
+
+def print_levels(args: argparse.Namespace, api: str) -> None:
+    print(f"probe accuracy benchmark: {api}, model profile {args.model}, {args.loop} event loop, simulator in its own process")
     header = f"{'streams':>7} {'reqs':>5} {'TTFT err p50':>12} {'p99':>8} {'decode err p99':>14} {'CPU/1k chunks':>13} {'peak RSS':>9} {'server late p50/p99':>20}"
     print(header)
     for level in (int(x) for x in args.levels.split(",")):
-        out = subprocess.run([sys.executable, __file__, "--level", str(level), "--model", args.model, "--loop", args.loop],
+        out = subprocess.run([sys.executable, __file__, "--level", str(level), "--model", args.model, "--loop", args.loop,
+                              "--api", api],
                              capture_output=True, text=True, check=False)
         if out.returncode != 0:
             print(f"{level:>7} failed: {out.stderr.strip()[-400:]}")
