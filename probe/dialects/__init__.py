@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
-from probe.model import ErrorKind, HttpRequest, SSEEvent, StreamEvent, Target
+from probe.model import ErrorKind, HttpRequest, SSEEvent, StreamEvent, StreamFailed, Target
 
 _MODULES = {
     "openai-chat": "probe.dialects.openai_chat",
@@ -112,6 +112,11 @@ def load_json_object(data: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def not_json(data: str) -> StreamFailed:
+    """The failure for a data payload that is not a JSON object (the whole sample fails as ``protocol``)."""
+    return StreamFailed("protocol", f"data that is not a JSON object: {truncate(data, 120)!r}")
 
 
 def error_message(body: bytes) -> str:

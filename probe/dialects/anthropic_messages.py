@@ -30,6 +30,7 @@ from probe.dialects import (
     kind_from_status,
     load_json_object,
     mentions_context_length,
+    not_json,
     truncate,
 )
 from probe.model import (
@@ -96,7 +97,7 @@ class Parser:
     def parse(self, event: SSEEvent) -> list[StreamEvent]:
         payload = load_json_object(event.data)
         if payload is None:
-            return [StreamFailed("protocol", f"data that is not a JSON object: {truncate(event.data, 120)!r}")]
+            return [not_json(event.data)]
         kind = payload.get("type")
         if not isinstance(kind, str):
             kind = event.event

@@ -25,6 +25,7 @@ from probe.dialects import (
     kind_from_status,
     load_json_object,
     mentions_context_length,
+    not_json,
     truncate,
 )
 from probe.model import (
@@ -75,7 +76,7 @@ class Parser:
             return [EndOfStream()]
         payload = load_json_object(data)
         if payload is None:
-            return [StreamFailed("protocol", f"data that is not a JSON object: {truncate(data, 120)!r}")]
+            return [not_json(data)]
         events: list[StreamEvent] = []
         error = payload.get("error")
         if error:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from probe.dialects import int_or_none, json_post, load_json_object, openai_chat, truncate
+from probe.dialects import int_or_none, json_post, load_json_object, not_json, openai_chat
 from probe.model import (
     EndOfStream,
     ErrorKind,
@@ -77,7 +77,7 @@ class Parser:
             return [EndOfStream()]
         payload = load_json_object(data)
         if payload is None:
-            return [StreamFailed("protocol", f"data that is not a JSON object: {truncate(data, 120)!r}")]
+            return [not_json(data)]
         kind = payload.get("type")
         if not isinstance(kind, str):
             kind = event.event
