@@ -9,11 +9,15 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from probe.sim import LatencyProfile, Simulator
 from probe.sim.server import new_event_loop
+from probe.model import StreamEvent, TextDelta
+from probe.sse import decode_all
+from tests.conftest import sse_fixture
 
 FAULT_KINDS = {
     "rate-limit": "rate_limited",
@@ -94,3 +98,28 @@ def tls_simulator(profiles: Mapping[str, LatencyProfile]) -> Iterator[str]:
         loop.call_soon_threadsafe(stop[0].set)
         thread.join(10)
         loop.close()
+
+
+# --------------------------------------------------------------------------- dialect parsing helpers
+
+
+class WordCounter:
+    """One token per whitespace-separated word: makes expected counts obvious."""
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        return [0] * len(text.split())
+
+
+def parse_body(dialect: ModuleType, body: bytes) -> list[StreamEvent]:
+    """Every stream event a dialect's parser makes of a whole recorded body."""
+    parser = dialect.Parser()
+    return [event for sse in decode_all([body]) for event in parser.parse(sse)]
+
+
+def parse_fixture(dialect: ModuleType, name: str) -> list[StreamEvent]:
+    return parse_body(dialect, sse_fixture(dialect.NAME, name))
+
+
+def texts(events: list[StreamEvent], channel: str) -> str:
+    """The text a channel carried, across all its deltas."""
+    return "".join(e.text for e in events if isinstance(e, TextDelta) and e.channel == channel)

@@ -9,16 +9,10 @@ import pytest
 from probe.derive import derive_sample
 from probe.dialects import openai_chat
 from probe.model import Exchange, PlannedRequest, Target
+from tests.support import WordCounter
 
 MS = 1_000_000
 KEY = "canary-derive-0123456789abcdefghij"
-
-
-class WordCounter:
-    """One token per whitespace-separated word: makes expected counts obvious."""
-
-    def encode_ordinary(self, text: str) -> list[int]:
-        return [0] * len(text.split())
 
 
 def request(**overrides) -> PlannedRequest:

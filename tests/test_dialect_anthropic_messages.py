@@ -20,26 +20,8 @@ from probe.model import (
     TextDelta,
     UsageReport,
 )
-from probe.sse import decode_all
 from tests.conftest import sse_fixture
-
-
-class WordCounter:
-    def encode_ordinary(self, text: str) -> list[int]:
-        return [0] * len(text.split())
-
-
-def parse_body(body: bytes) -> list:
-    parser = anthropic_messages.Parser()
-    return [event for sse in decode_all([body]) for event in parser.parse(sse)]
-
-
-def parse_fixture(name: str) -> list:
-    return parse_body(sse_fixture("anthropic-messages", name))
-
-
-def texts(events: list, channel: str) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta) and e.channel == channel)
+from tests.support import WordCounter, parse_fixture, texts
 
 
 def derive_body(body: bytes):
@@ -69,7 +51,7 @@ def test_a_configured_version_header_is_not_doubled() -> None:
 
 def test_basic_stream_without_its_final_blank_line() -> None:
     """message_stop is never dispatched (no blank line after it), yet message_delta's stop_reason ends the stream."""
-    events = parse_fixture("basic-response-no-final-blank-line")
+    events = parse_fixture(anthropic_messages, "basic-response-no-final-blank-line")
     assert events == [
         ResponseModel("claude-3-opus-latest"),
         UsageReport(input_tokens=11),
@@ -84,7 +66,7 @@ def test_basic_stream_without_its_final_blank_line() -> None:
 
 
 def test_tool_input_json_is_tool_tokens() -> None:
-    events = parse_fixture("tool-use-input-json")
+    events = parse_fixture(anthropic_messages, "tool-use-input-json")
     assert texts(events, "answer") == "I'll check the current weather in Paris for you."
     assert texts(events, "tool") == '{"location": "Paris"}'
     assert UsageReport(output_tokens=65) in events and Finished("tool_use") in events
@@ -93,7 +75,7 @@ def test_tool_input_json_is_tool_tokens() -> None:
 
 def test_thinking_first_signature_ignored_thinking_tokens_apart() -> None:
     """thinking_delta is reasoning (an empty one is nothing), signature_delta no token; padded JSON parses."""
-    events = parse_fixture("thinking-signature-refusal-whitespace")
+    events = parse_fixture(anthropic_messages, "thinking-signature-refusal-whitespace")
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert [d.channel for d in deltas] == ["reasoning"] * 3 + ["answer"]
     assert texts(events, "reasoning").startswith("Simple educational question")
@@ -109,12 +91,12 @@ def test_cache_tokens_count_as_input_and_message_delta_input_wins() -> None:
     parser = anthropic_messages.Parser()
     assert parser.parse(SSEEvent(json.dumps(start), "message_start"))[1] == UsageReport(input_tokens=343)
     assert parser.parse(SSEEvent(json.dumps(delta), "message_delta")) == [UsageReport(input_tokens=61, output_tokens=9), Finished("end_turn")]
-    events = parse_fixture("current-model-cache-usage")
+    events = parse_fixture(anthropic_messages, "current-model-cache-usage")
     assert UsageReport(input_tokens=12, output_tokens=30) in events
 
 
 def test_overloaded_error_inside_a_200_stream() -> None:
-    events = parse_fixture("overloaded-error-in-200-stream")
+    events = parse_fixture(anthropic_messages, "overloaded-error-in-200-stream")
     assert events[-1] == StreamFailed("overloaded", "Overloaded")
     sample = derive_body(sse_fixture("anthropic-messages", "overloaded-error-in-200-stream"))
     assert (sample.status, sample.error_kind, sample.error_message) == ("error", "overloaded", "Overloaded")

@@ -19,8 +19,8 @@ from probe.model import (
     TextDelta,
     UsageReport,
 )
-from probe.sse import decode_all
 from tests.conftest import sse_fixture
+from tests.support import WordCounter, parse_fixture
 
 QUOTA_429 = json.dumps({"error": {
     "code": 429,
@@ -38,20 +38,6 @@ BAD_KEY_400 = json.dumps({"error": {
     "status": "INVALID_ARGUMENT",
     "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}],
 }}, indent=2).encode()
-
-
-class WordCounter:
-    def encode_ordinary(self, text: str) -> list[int]:
-        return [0] * len(text.split())
-
-
-def parse_body(body: bytes) -> list:
-    parser = gemini.Parser()
-    return [event for sse in decode_all([body]) for event in parser.parse(sse)]
-
-
-def parse_fixture(name: str) -> list:
-    return parse_body(sse_fixture("gemini", name))
 
 
 def derive_exchange(status: int, body: bytes, content_type: str = "text/event-stream"):
@@ -86,7 +72,7 @@ def test_configured_generation_config_is_merged_not_replacing() -> None:
 
 def test_text_with_running_usage_and_crlf_framing() -> None:
     """Deltas are answer text; usage is a running total (last wins); output = candidates + thoughts."""
-    events = parse_fixture("text-usage-running-totals-crlf")
+    events = parse_fixture(gemini, "text-usage-running-totals-crlf")
     assert events[0] == ResponseModel("gemini-3-pro-preview")
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == 'There are **3** "r"s in strawberry.\n\nst**r**awbe**rr**y'
     usages = [e for e in events if isinstance(e, UsageReport)]
@@ -96,7 +82,7 @@ def test_text_with_running_usage_and_crlf_framing() -> None:
 
 def test_thought_parts_are_reasoning_and_usage_may_come_only_last() -> None:
     """Through Vertex the first chunk's usageMetadata holds only trafficType: no usage until the last chunk."""
-    events = parse_fixture("vertex-thought-parts-crlf")
+    events = parse_fixture(gemini, "vertex-thought-parts-crlf")
     assert [type(e) for e in events] == [ResponseModel, TextDelta, UsageReport, Finished]
     assert events[1].channel == "reasoning" and events[1].text.startswith("**Processing User Requests**")
     assert events[2] == UsageReport(input_tokens=249, output_tokens=58 + 183, reasoning_tokens=183)
@@ -104,13 +90,13 @@ def test_thought_parts_are_reasoning_and_usage_may_come_only_last() -> None:
 
 def test_a_blocked_prompt_is_a_bad_request_with_its_reason() -> None:
     """No candidates and promptFeedback.blockReason: the prompt was refused, recorded as bad_request."""
-    assert parse_fixture("prompt-blocked")[-1] == StreamFailed("bad_request", "the prompt was blocked: PROHIBITED_CONTENT")
+    assert parse_fixture(gemini, "prompt-blocked")[-1] == StreamFailed("bad_request", "the prompt was blocked: PROHIBITED_CONTENT")
     sample = derive_exchange(200, sse_fixture("gemini", "prompt-blocked"))
     assert (sample.status, sample.error_kind, sample.input_tokens) == ("error", "bad_request", 9)
 
 
 def test_error_object_mid_stream() -> None:
-    events = parse_fixture("overloaded-error-mid-stream")
+    events = parse_fixture(gemini, "overloaded-error-mid-stream")
     assert events[-1] == StreamFailed("overloaded", "The model is overloaded. Please try again later.")
     other = gemini.Parser().parse(SSEEvent('{"error":{"code":500,"message":"Internal error","status":"INTERNAL"}}'))
     assert other == [StreamFailed("stream_error", "Internal error")]

@@ -17,21 +17,7 @@ from probe.model import (
     TextDelta,
     UsageReport,
 )
-from probe.sse import decode_all
-from tests.conftest import sse_fixture
-
-
-def parse_body(body: bytes) -> list:
-    parser = openai_chat.Parser()
-    return [event for sse in decode_all([body]) for event in parser.parse(sse)]
-
-
-def parse_fixture(name: str) -> list:
-    return parse_body(sse_fixture("openai-chat", name))
-
-
-def texts(events: list, channel: str) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta) and e.channel == channel)
+from tests.support import parse_fixture, texts
 
 
 def test_request_streams_with_usage_and_max_completion_tokens() -> None:
@@ -65,7 +51,7 @@ def test_extra_query_and_body_come_from_config() -> None:
 
 
 def test_role_only_first_chunk_is_not_a_token() -> None:
-    events = parse_fixture("openai-max-tokens")
+    events = parse_fixture(openai_chat, "openai-max-tokens")
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert deltas == [TextDelta("answer", '{"')]
     assert events[0] == ResponseModel("gpt-4o-2024-08-06")
@@ -75,27 +61,27 @@ def test_role_only_first_chunk_is_not_a_token() -> None:
 
 
 def test_usage_null_on_ordinary_chunks_and_obfuscation_are_ignored() -> None:
-    events = parse_fixture("openai-obfuscation-usage-null")
+    events = parse_fixture(openai_chat, "openai-obfuscation-usage-null")
     assert texts(events, "answer") == "**"
     usages = [e for e in events if isinstance(e, UsageReport)]
     assert usages == [UsageReport(input_tokens=16, output_tokens=300, reasoning_tokens=0)]
 
 
 def test_tool_call_arguments_are_tokens_but_not_answer_text() -> None:
-    events = parse_fixture("openai-tool-call")
+    events = parse_fixture(openai_chat, "openai-tool-call")
     assert texts(events, "answer") == ""
     assert texts(events, "tool") == '{"city":"New York City"}'
     assert Finished("tool_calls") in events
 
 
 def test_refusal_is_generated_text_on_its_own_channel() -> None:
-    events = parse_fixture("openai-refusal")
+    events = parse_fixture(openai_chat, "openai-refusal")
     assert texts(events, "refusal").startswith("I'm sorry")
     assert texts(events, "answer") == ""
 
 
 def test_deepseek_reasoning_content_and_usage_on_the_finish_chunk() -> None:
-    events = parse_fixture("deepseek-reasoning-usage-on-finish")
+    events = parse_fixture(openai_chat, "deepseek-reasoning-usage-on-finish")
     assert texts(events, "reasoning") == "We."
     assert texts(events, "answer") == "The"
     assert UsageReport(input_tokens=18, output_tokens=219, reasoning_tokens=205) in events
@@ -103,21 +89,21 @@ def test_deepseek_reasoning_content_and_usage_on_the_finish_chunk() -> None:
 
 
 def test_groq_reasoning_field_and_x_groq_usage() -> None:
-    events = parse_fixture("groq-reasoning-x-groq-usage")
+    events = parse_fixture(openai_chat, "groq-reasoning-x-groq-usage")
     assert texts(events, "reasoning") == "Okay,"
     assert texts(events, "answer") == "The"
     assert UsageReport(input_tokens=17, output_tokens=1107, reasoning_tokens=963) in events
 
 
 def test_azure_prompt_filter_first_chunk_with_empty_choices() -> None:
-    events = parse_fixture("azure-prompt-filter-first")
+    events = parse_fixture(openai_chat, "azure-prompt-filter-first")
     assert not any(isinstance(e, ResponseModel) and e.name == "" for e in events)
     assert texts(events, "answer") == "Capital"
     assert UsageReport(input_tokens=15, output_tokens=78, reasoning_tokens=64) in events
 
 
 def test_openrouter_midstream_error_is_a_failure_not_a_finish() -> None:
-    events = parse_fixture("openrouter-comments-then-midstream-error")
+    events = parse_fixture(openai_chat, "openrouter-comments-then-midstream-error")
     assert texts(events, "answer") == "Hello"
     failures = [e for e in events if isinstance(e, StreamFailed)]
     assert failures == [StreamFailed("stream_error", "Provider disconnected unexpectedly")]
@@ -175,12 +161,12 @@ def test_http_errors_map_to_kinds_and_keep_the_message(status: int, body: bytes,
 
 def test_azure_annotation_chunks_after_the_finish_carry_no_token() -> None:
     """Azure's asynchronous filter: annotations with a choice but no delta, before and after the finish."""
-    events = parse_fixture("azure-async-filter-annotations-after-finish")
+    events = parse_fixture(openai_chat, "azure-async-filter-annotations-after-finish")
     assert events == [ResponseModel("gpt-35-turbo"), TextDelta("answer", "Color"), Finished("stop"), EndOfStream()]
 
 
 def test_llamacpp_timings_are_ignored_and_its_usage_taken() -> None:
-    events = parse_fixture("llamacpp-usage-with-timings")
+    events = parse_fixture(openai_chat, "llamacpp-usage-with-timings")
     assert texts(events, "reasoning") == "Greet" and texts(events, "answer") == "Hello"
     assert UsageReport(input_tokens=237, output_tokens=35) in events
     assert not any(isinstance(e, StreamFailed) for e in events)
@@ -188,7 +174,7 @@ def test_llamacpp_timings_are_ignored_and_its_usage_taken() -> None:
 
 def test_vllm_running_usage_then_flat_error_before_done() -> None:
     """Usage on every chunk (the last wins); the older flat ``object: error`` fails the stream though [DONE] follows."""
-    events = parse_fixture("vllm-continuous-usage-then-flat-error")
+    events = parse_fixture(openai_chat, "vllm-continuous-usage-then-flat-error")
     usages = [e for e in events if isinstance(e, UsageReport)]
     assert [u.output_tokens for u in usages] == [0, 1, 2]
     assert StreamFailed("stream_error", "The engine loop has stopped.") in events

@@ -20,26 +20,8 @@ from probe.model import (
     TextDelta,
     UsageReport,
 )
-from probe.sse import decode_all
 from tests.conftest import sse_fixture
-
-
-class WordCounter:
-    def encode_ordinary(self, text: str) -> list[int]:
-        return [0] * len(text.split())
-
-
-def parse_body(body: bytes) -> list:
-    parser = openai_responses.Parser()
-    return [event for sse in decode_all([body]) for event in parser.parse(sse)]
-
-
-def parse_fixture(name: str) -> list:
-    return parse_body(sse_fixture("openai-responses", name))
-
-
-def texts(events: list, channel: str) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta) and e.channel == channel)
+from tests.support import WordCounter, parse_body, parse_fixture, texts
 
 
 def sse(payload: dict) -> bytes:
@@ -69,7 +51,7 @@ def test_request_is_a_streaming_responses_call() -> None:
 
 def test_the_reference_streaming_example() -> None:
     """Lifecycle events carry no token; the text delta does; usage and the finish come in response.completed."""
-    assert parse_fixture("spec-streaming-example") == [
+    assert parse_fixture(openai_responses, "spec-streaming-example") == [
         ResponseModel("gpt-5.4"),
         TextDelta("answer", "Hi"),
         UsageReport(input_tokens=37, output_tokens=11, reasoning_tokens=0),
@@ -80,7 +62,7 @@ def test_the_reference_streaming_example() -> None:
 
 def test_reasoning_summary_first_then_obfuscated_answer_deltas() -> None:
     """Summary deltas are reasoning and come first; ``obfuscation`` padding changes no text."""
-    events = parse_fixture("reasoning-summary-then-text-obfuscated")
+    events = parse_fixture(openai_responses, "reasoning-summary-then-text-obfuscated")
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert deltas[0] == TextDelta("reasoning", "**Calcul")
     assert texts(events, "reasoning") == "**Calculating"
@@ -91,7 +73,7 @@ def test_reasoning_summary_first_then_obfuscated_answer_deltas() -> None:
 
 def test_quota_error_after_created_is_quota_not_a_stream_error() -> None:
     """The recorded in-band insufficient_quota (nested shape) then response.failed: a quota failure, no token."""
-    events = parse_fixture("quota-error-after-created")
+    events = parse_fixture(openai_responses, "quota-error-after-created")
     failures = [e for e in events if isinstance(e, StreamFailed)]
     assert failures and {f.kind for f in failures} == {"quota"}
     assert failures[0].message.startswith("You exceeded your current quota")
@@ -124,7 +106,7 @@ def test_incomplete_is_a_finish_with_its_reason_and_a_success_when_tokens_came()
     body = (sse({"type": "response.created", "sequence_number": 0, "response": dict(response, status="in_progress", usage=None)})
             + sse({"type": "response.output_text.delta", "sequence_number": 1, "delta": " two words"})
             + sse({"type": "response.incomplete", "sequence_number": 2, "response": response}))
-    events = parse_body(body)
+    events = parse_body(openai_responses, body)
     assert events[-3:] == [UsageReport(3, 2, 0), Finished("max_output_tokens"), EndOfStream()]
     sample = derive_body(body)
     assert (sample.status, sample.finish_reason, sample.output_tokens) == ("ok", "max_output_tokens", 2)
