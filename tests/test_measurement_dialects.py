@@ -84,8 +84,9 @@ def test_reasoning_streamed_first_separates_ttft_from_ttfat(sim, o200k, api: str
     assert sample.status == "ok", sample.error_message
     assert sample.ttft_s == pytest.approx(since_start_s(record, sent.first_token.write_ns), abs=TTFT_TOLERANCE_S)
     assert sample.ttfat_s == pytest.approx(since_start_s(record, sent.first_answer.write_ns), abs=TTFT_TOLERANCE_S)
+    scheduled_reasoning_s = (sent.first_answer.scheduled_ns - sent.first_token.scheduled_ns) / 1e9
+    assert scheduled_reasoning_s > 0.08  # the profile's gap; a late first write may shrink the real one
     reasoning_time_s = (sent.first_answer.write_ns - sent.first_token.write_ns) / 1e9
-    assert reasoning_time_s > 0.08
     assert sample.ttfat_s - sample.ttft_s == pytest.approx(reasoning_time_s, abs=TTFT_TOLERANCE_S)
     assert (sample.output_tokens, sample.reasoning_tokens) == (20, 12)
     assert sample.output_tps == pytest.approx(true_decode_speed(sent), rel=SPEED_TOLERANCE)
