@@ -2,7 +2,8 @@
 
 Each request goes through the production path (dialect request, ``client.exchange``, ``derive_sample``) with the
 dialect's own auth header, and each figure is compared with the simulator's write times for that request, with
-tolerances that hold on a busy 2-core CI machine (bench/accuracy.py prints the real errors).
+tolerances that hold on a busy 2-core CI machine (bench/accuracy.py prints the real errors). The simulator runs in
+its own process (profile set ``measurement``), so it never holds the client's GIL.
 """
 
 from __future__ import annotations
@@ -15,29 +16,20 @@ from probe.derive import derive_sample
 from probe.dialects import get_dialect
 from probe.model import PlannedRequest, Target, Timeouts
 from probe.sim.dialect import INBAND_ERROR_HEADER
-from probe.sim.profiles import LatencyProfile
-from probe.sim.server import SimServer
+from probe.sim.process import SimProcess, spawn_sim_process
 
 TTFT_TOLERANCE_S = 0.015
 SPEED_TOLERANCE = 0.05
 KEY = "sim-measure-key-0123456789"
 DIALECTS = ("openai-chat", "openai-responses", "anthropic-messages", "gemini")
 
-PROFILES = {
-    "steady": LatencyProfile(ttft_s=0.100, inter_chunk_s=0.008, tokens_per_chunk=1, output_tokens=20),
-    "reasoning-first": LatencyProfile(ttft_s=0.050, inter_chunk_s=0.008, output_tokens=8, reasoning_tokens=12,
-                                      role_chunk_delay_s=0.010),
-    "quick": LatencyProfile(ttft_s=0.010, inter_chunk_s=0.001, output_tokens=6),
-}
-
-
 @pytest.fixture(scope="module")
 def sim():
-    with SimServer(PROFILES, seed=11, api_key=KEY) as server:
+    with spawn_sim_process("measurement", seed=11, api_key=KEY) as server:
         yield server
 
 
-def measure(sim: SimServer, api: str, model: str, o200k, *, key: str = KEY, headers: tuple = (), max_tokens: int = 200):
+def measure(sim: SimProcess, api: str, model: str, o200k, *, key: str = KEY, headers: tuple = (), max_tokens: int = 200):
     """One request through the production client and derivation; the sample and the simulator's record."""
     dialect = get_dialect(api)
     target = Target(base_url=sim.base_url, model_id=model, auth=dialect.DEFAULT_AUTH, api_key=key, headers=headers)

@@ -199,6 +199,27 @@ PROFILE_SETS: Mapping[str, Mapping[str, LatencyProfile]] = MappingProxyType(
                 "bench-3tok": LatencyProfile(ttft_s=0.200, inter_chunk_s=0.030, tokens_per_chunk=3, output_tokens=99),
             }
         ),
+        # The measurement tests' workloads (tests/test_measurement*.py): exact schedules, no jitter, so each of
+        # probe's figures can be held against the simulator's write times.
+        "measurement": MappingProxyType(
+            {
+                "steady": LatencyProfile(ttft_s=0.100, inter_chunk_s=0.008, tokens_per_chunk=1, output_tokens=20),
+                "one-token-chunks": LatencyProfile(ttft_s=0.200, inter_chunk_s=0.010, output_tokens=30),
+                "three-token-chunks": LatencyProfile(
+                    ttft_s=0.200, inter_chunk_s=0.010, tokens_per_chunk=3, output_tokens=60
+                ),
+                "early-role-chunk": LatencyProfile(
+                    ttft_s=0.200, inter_chunk_s=0.010, output_tokens=20, role_chunk_delay_s=0.010
+                ),
+                "reasoning-first": LatencyProfile(
+                    ttft_s=0.050, inter_chunk_s=0.008, output_tokens=8, reasoning_tokens=12, role_chunk_delay_s=0.010
+                ),
+                "long-reasoning-first": LatencyProfile(
+                    ttft_s=0.100, inter_chunk_s=0.010, output_tokens=10, reasoning_tokens=15
+                ),
+                "quick": LatencyProfile(ttft_s=0.010, inter_chunk_s=0.001, output_tokens=6),
+            }
+        ),
         # Quick profiles for tests and smoke runs: a whole response in well under a second.
         "fast": MappingProxyType(
             {
