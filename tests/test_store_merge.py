@@ -250,3 +250,23 @@ def test_regions_and_region_groups_read_the_window_without_audit_requests(tmp_pa
         RegionGroup("us-east", "openai", "gpt-4.1-mini", 1, 1, (0.9,), (None,)),
         RegionGroup(None, "openai", "gpt-4.1-mini", 1, 1, (0.54,), (84.0,)),
     ]
+
+
+def test_regions_seek_the_region_index_instead_of_reading_the_window(tmp_path: Path) -> None:
+    """Every query `Store.regions` sends searches idx_samples_region, so its cost follows the regions recorded, not
+    the samples in the window; a region with samples only outside the window, or only audit requests, is left out."""
+    with Store.open(tmp_path / "results.db") as store:
+        store.insert_samples([
+            sample("r", "eu-west", 1),
+            sample("r", None, 2),
+            sample("r", "ap-south", 3, started_at="2025-05-01T00:00:00.000Z"),
+            sample("r", "zz-audit", 4, workload="audit"),
+        ])  # fmt: skip
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)
+        assert store.regions(since=DAY, until="2025-06-02") == ["eu-west", None]
+        store.db.conn.set_trace_callback(None)
+        queries = [sql for sql in statements if sql.startswith("SELECT")]
+        plans = [" ".join(row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + sql)) for sql in queries]
+    assert len(queries) == 4 + 4  # the first region and the next after each of three; a check per region and for None
+    assert all("USING COVERING INDEX idx_samples_region" in plan and "SCAN s" not in plan for plan in plans)

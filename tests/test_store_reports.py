@@ -11,7 +11,7 @@ from sqlite_utils import Database, Migrations
 
 from probe.model import PriceRecord, Sample, Score
 from probe.stats import group_samples
-from probe.store import MIGRATION_SET, Store, m001_initial
+from probe.store import MIGRATION_SET, Store, m001_initial, m002_scores_prices_report_index, m003_audits
 
 
 def _samples() -> list[Sample]:
@@ -68,15 +68,54 @@ def test_sample_groups_window_is_inclusive_then_exclusive(store: Store) -> None:
 
 
 def test_sample_groups_read_only_the_covering_index(store: Store) -> None:
-    """Over a window, the query searches idx_samples_report by day: no table reads, no sort (fast at 1M rows)."""
+    """Over a window, both queries search idx_samples_report by day: no table reads, no sort (fast at 1M rows)."""
     statements: list[str] = []
     store.db.conn.set_trace_callback(statements.append)
     store.sample_groups(since="2025-06-02T00:00:00.000Z", until="2025-06-03T00:00:00.000Z")
     store.db.conn.set_trace_callback(None)
-    query = next(sql for sql in statements if "json_group_array" in sql)  # traced with its parameters bound
-    plan = " ".join(row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + query))
-    assert "COVERING INDEX idx_samples_report" in plan
-    assert "TEMP B-TREE" not in plan
+    queries = [sql for sql in statements if sql.startswith("SELECT")]  # traced with their parameters bound
+    assert len(queries) == 2
+    for query in queries:
+        plan = " ".join(row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + query))
+        assert "COVERING INDEX idx_samples_report" in plan
+        assert "TEMP B-TREE" not in plan
+
+
+def test_sample_groups_keep_every_float_as_stored(tmp_path: Path) -> None:
+    """Values come back bit for bit, not through text with 15 significant digits (as json_group_array printed
+    them before SQLite 3.43)."""
+    values = (0.1 + 0.2, 1 / 3, 2.0000000000000004, 123.45678901234567)
+    samples = [Sample(f"s{i}", "r", "p", "m", "openai-chat", f"2025-06-01T00:00:0{i}.000Z", "ok", ttft_s=v,
+                      ttfat_s=v * 2, output_tps=v * 3) for i, v in enumerate(values)]  # fmt: skip
+    with Store.open(tmp_path / "results.db") as store:
+        store.insert_samples(samples)
+        (group,) = store.sample_groups()
+    assert sorted(zip(group.ttft_s, group.ttfat_s, group.output_tps)) == sorted((v, v * 2, v * 3) for v in values)
+
+
+def test_run_starts_fold_a_run_across_days_and_read_only_their_index(tmp_path: Path) -> None:
+    """A run that crosses midnight starts at its first request on the first day; audit requests and samples outside
+    the window do not count; the query follows idx_samples_runs without table reads or a sort."""
+    def at(index: int, run_id: str, started_at: str, workload: str | None = None) -> Sample:
+        return Sample(f"s{index}", run_id, "p", "m", "openai-chat", started_at, "ok", ttft_s=0.5, workload=workload)
+
+    with Store.open(tmp_path / "results.db") as store:
+        store.insert_samples([
+            at(0, "r0", "2025-05-31T23:00:00.000Z"),  # before the window
+            at(1, "r1", "2025-06-01T23:59:00.000Z"),
+            at(2, "r1", "2025-06-02T00:01:00.000Z"),
+            at(3, "r2", "2025-06-02T04:00:00.000Z", workload="audit"),
+            at(4, "r2", "2025-06-02T05:00:00.000Z"),
+            at(5, "r0", "2025-06-03T00:00:00.000Z"),  # at the window's end: excluded
+        ])  # fmt: skip
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)
+        starts = store.run_starts(since="2025-06-01T00:00:00.000Z", until="2025-06-03T00:00:00.000Z")
+        store.db.conn.set_trace_callback(None)
+        (query,) = [sql for sql in statements if sql.startswith("SELECT")]
+        plan = " ".join(row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + query))
+    assert starts == {"m": ["2025-06-01T23:59:00.000Z", "2025-06-02T05:00:00.000Z"]}
+    assert "COVERING INDEX idx_samples_runs" in plan and "TEMP B-TREE" not in plan
 
 
 def test_scores_replace_the_same_row(store: Store) -> None:
@@ -109,3 +148,20 @@ def test_a_database_from_before_m002_is_upgraded(tmp_path: Path) -> None:
         assert store.scores() == [] and store.price_records() == []
         indexes = {row[0] for row in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "idx_samples_report" in indexes
+
+
+def test_a_database_from_before_m004_gains_the_run_and_region_indexes(tmp_path: Path) -> None:
+    """A file at m003 keeps its samples and gains idx_samples_runs and idx_samples_region on open."""
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path))
+    old = Migrations(MIGRATION_SET)
+    for step in (m001_initial, m002_scores_prices_report_index, m003_audits):
+        old()(step)
+    old.apply(db)
+    db.conn.close()
+    with Store.open(path) as store:
+        store.insert_samples(_samples()[:10])
+        assert store.regions() == [None]
+        assert sum(len(found) for found in store.run_starts(since="2025-06-01", until="2025-06-04").values()) == 2
+        indexes = {row[0] for row in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"idx_samples_runs", "idx_samples_region"} <= indexes
