@@ -156,7 +156,6 @@ def bootstrap_medians(ordered: Sequence[float], resamples: int, rng: random.Rand
         raise ValueError("bootstrap_medians needs at least one value")
     if n == 1:
         return (ordered[0],) * resamples
-    last = n - 1
     k = (n + 1) // 2  # 1-based rank of the (lower) middle value
     alpha, beta = float(k), float(n + 1 - k)
     if n >= _NORMAL_FROM:
@@ -170,17 +169,26 @@ def bootstrap_medians(ordered: Sequence[float], resamples: int, rng: random.Rand
         for _ in range(resamples):
             x = gamma(alpha, 1.0)
             middles.append(x / (x + gamma(beta, 1.0)))
+    lower = _order_statistics(ordered, middles)
     if n % 2:
-        return tuple(ordered[min(max(int(u * n), 0), last)] for u in middles)
+        return lower
     uniform = rng.random
     above = 1.0 / (n - k)
-    return tuple(
-        (ordered[min(max(int(u * n), 0), last)] + ordered[min(max(int((u + (1.0 - u) * (1.0 - uniform() ** above)) * n), 0), last)]) / 2
-        for u in middles
-    )
+    upper = _order_statistics(ordered, [u + (1.0 - u) * (1.0 - uniform() ** above) for u in middles])
+    return tuple([(a + b) / 2 for a, b in zip(lower, upper)])
 
 
 _NORMAL_FROM = 1000
+
+
+def _order_statistics(ordered: Sequence[float], fractions: Sequence[float]) -> tuple[float, ...]:
+    """``ordered[floor(n * u)]`` for each fraction ``u``, the index kept within the values (a normal draw may
+    stray outside (0, 1), in practice never)."""
+    n = len(ordered)
+    indices = [int(u * n) for u in fractions]
+    if indices and (min(indices) < 0 or max(indices) >= n):
+        indices = [min(max(i, 0), n - 1) for i in indices]
+    return tuple(map(ordered.__getitem__, indices))
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,9 +262,10 @@ def compare_medians(
         counts = " and ".join(str(n) for n in short)
         return Win(leader, False, f"too few samples: {counts} < {min_samples}", difference)
     resamples = min(len(a.boot) for pair in strata for a in pair)
-    diffs = sorted(
-        sum(w * (a.boot[i] - b.boot[i]) for w, (a, b) in zip(weights, strata)) / total for i in range(resamples)
-    )
+    sums = [0.0] * resamples  # left-to-right, as sum() adds up to Python 3.11, on every Python
+    for w, (a, b) in zip(weights, strata):
+        sums = [running + w * (x - y) for running, x, y in zip(sums, a.boot, b.boot)]
+    diffs = sorted([s / total for s in sums])
     low, high = quantile_sorted(diffs, 2.5), quantile_sorted(diffs, 97.5)
     return _verdict(leader, difference, low, high)
 

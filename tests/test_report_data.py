@@ -135,3 +135,21 @@ def test_slugs_that_collide_get_a_hash() -> None:
     slugs = assign_slugs([("gpt-4.1", "x"), ("gpt-4-1", "x"), ("y", "z")])
     assert slugs[2] == "y-vs-z"
     assert slugs[0] != slugs[1] and all(s.startswith("gpt-4-1-vs-x-") for s in slugs[:2])
+
+
+def test_unmeasured_values_are_left_out_of_cells_and_daily_medians() -> None:
+    """``None`` values drop out of a cell's sorted values and of daily medians, a group's lone ``None`` included."""
+    def ok(index: int, ttft: float | None, ttfat: float | None, speed: float | None, model: str = "m") -> Sample:
+        return Sample(f"s{index}", "r", "p", model, "openai-chat", f"2025-06-0{1 + index % 2}T12:00:0{index}.000Z", "ok",
+                      ttft_s=ttft, ttfat_s=ttfat, output_tps=speed)  # fmt: skip
+
+    evidence = _evidence([ok(0, 0.3, None, 50.0), ok(1, None, None, 40.0), ok(2, 0.1, None, None), ok(3, 0.2, 0.5, 60.0),
+                          ok(4, 0.4, None, 30.0, model="n")])  # fmt: skip
+    assert evidence.cell("n").values["ttfat_s"] == () and evidence.daily_medians("n", "ttfat_s") == ()
+    cell = evidence.cell("m", "p")
+    assert cell.values[TTFT.key] == (0.1, 0.2, 0.3)
+    assert cell.values["ttfat_s"] == (0.5,)
+    assert cell.values[SPEED.key] == (40.0, 50.0, 60.0)
+    assert cell.values["e2e_500_s"] == (0.2 + 500 / 60.0, 0.3 + 500 / 50.0)
+    assert evidence.daily_medians("m", TTFT.key) == (("2025-06-01", 0.2), ("2025-06-02", 0.2))
+    assert evidence.daily_medians("m", "ttfat_s") == (("2025-06-02", 0.5),)

@@ -304,12 +304,17 @@ class Evidence:
 
     def daily_medians(self, model: str, metric: str) -> tuple[tuple[str, float], ...]:
         """Per UTC day, the median of a measured metric over all providers' successful samples."""
-        days: dict[str, list[float]] = {}
+        days: dict[str, list[float | None]] = {}
         for groups in self._groups.get(model, {}).values():
             for group in groups:
                 if group.status == "ok":
                     days.setdefault(group.day, []).extend(_metric_values(group, metric, self.settings.answer_tokens))
-        return tuple((day, quantile_sorted(sorted(values), 50)) for day, values in sorted(days.items()) if values)
+        medians = []
+        for day, values in sorted(days.items()):
+            ordered = _ascending(values)
+            if ordered:
+                medians.append((day, quantile_sorted(ordered, 50)))
+        return tuple(medians)
 
     def enough_data(self, model: str) -> bool:
         return self.cell(model).ok >= self.settings.min_samples
@@ -383,7 +388,7 @@ def _cell(model: str, provider: str | None, groups: Sequence[SampleGroup], answe
     first_at: str | None = None
     last_at: str | None = None
     kinds: dict[str, int] = {}
-    values: dict[str, list[float]] = {m.key: [] for m in MEASURED}
+    values: dict[str, list[float | None]] = {m.key: [] for m in MEASURED}
     for group in groups:
         samples += group.count
         first_at = group.first_at if first_at is None or group.first_at < first_at else first_at
@@ -403,7 +408,7 @@ def _cell(model: str, provider: str | None, groups: Sequence[SampleGroup], answe
         first_at=first_at,
         last_at=last_at,
         error_kinds=tuple(sorted(kinds.items(), key=lambda item: (-item[1], item[0]))),
-        values={key: tuple(sorted(found)) for key, found in values.items()},
+        values={key: _ascending(found) for key, found in values.items()},
     )
 
 
@@ -428,14 +433,26 @@ def _merge(model: str, cells: Sequence[Cell]) -> Cell:
     )
 
 
-def _metric_values(group: SampleGroup, metric: str, answer_tokens: int) -> Sequence[float]:
-    """A measured metric's values in one group; the end-to-end time pairs each sample's TTFT with its speed."""
+def _metric_values(group: SampleGroup, metric: str, answer_tokens: int) -> Sequence[float | None]:
+    """A measured metric's values in one group, ``None`` where not measured (`_ascending` leaves those out); the
+    end-to-end time pairs each sample's TTFT with its speed."""
     if metric == E2E.key:
         return [t + answer_tokens / s for t, s in zip(group.ttft_s, group.output_tps) if t is not None and s]
     column: tuple[float | None, ...] = getattr(group, metric)
-    if None not in column:  # the usual case, checked at C speed
-        return column  # type: ignore[return-value]
-    return [v for v in column if v is not None]
+    return column
+
+
+def _ascending(values: list[float | None]) -> tuple[float, ...]:
+    """The measured values, sorted, without ``None``. Sorting raises at a ``None`` among two or more values, so the
+    usual list (every value measured) is not scanned for one beforehand (over a million samples, scanning took
+    about 0.2 s)."""
+    try:
+        ordered = sorted(values)  # type: ignore[type-var]
+    except TypeError:
+        ordered = sorted(v for v in values if v is not None)
+    if ordered and ordered[0] is None:  # a lone unmeasured value sorts without complaint
+        return ()
+    return tuple(ordered)
 
 
 def _price_value(metric: Metric, price: PriceRecord | None) -> float | None:
