@@ -840,16 +840,16 @@ def ui(
     success rate per provider, daily medians per model, medians per region.
 
     Needs the optional ui extra (pip install 'probe[ui]'). Datasette reads the database and never writes to it;
-    runs can go on while it is open. Stop it with Ctrl-C.
+    runs can go on while it is open. Stop it with Ctrl-C; a SIGTERM or SIGHUP to probe stops Datasette too.
     """
     import importlib.metadata
     import importlib.util
     import json
-    import subprocess
+    import signal
     import tempfile
 
     from probe.store import Store, StoreError
-    from probe.ui import INSTALL_HINT, datasette_command, datasette_files
+    from probe.ui import INSTALL_HINT, datasette_command, datasette_files, serve
 
     if importlib.util.find_spec("datasette") is None:
         raise _fail(f"datasette is not installed; {INSTALL_HINT}")
@@ -872,8 +872,5 @@ def ui(
                                     host=host, port=port, open_browser=open_browser)
         _console(stderr=True).print(f"probe: serving {db} with Datasette {version} on http://{host}:{port}/ (Ctrl-C stops it)",
                                     markup=False)
-        try:
-            code = subprocess.run(command, check=False).returncode
-        except KeyboardInterrupt:
-            code = 0
-    raise typer.Exit(code)
+        code = serve(command)
+    raise typer.Exit(0 if code == 128 + signal.SIGINT else code)  # stopping it with Ctrl-C is how it ends

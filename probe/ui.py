@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
+import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
@@ -82,6 +84,32 @@ def datasette_command(
     if open_browser:
         command.append("--open")
     return command
+
+
+def serve(command: list[str]) -> int:
+    """Run Datasette in the foreground until it exits, Ctrl-C, or SIGTERM/SIGHUP to probe; its exit code.
+
+    A stopped probe never leaves the server behind: a SIGTERM (a service manager, ``kill``) or SIGHUP (the terminal
+    went away) is passed on to Datasette and waited for. Ctrl-C reaches Datasette through the terminal's process
+    group already, so that only waits.
+    """
+    child = subprocess.Popen(command)
+
+    def pass_on(signum: int, frame: object) -> None:
+        child.send_signal(signum)
+
+    previous = {number: signal.signal(number, pass_on) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                code = child.wait()
+                break
+            except KeyboardInterrupt:
+                child.send_signal(signal.SIGINT)  # reached us alone when not started from a terminal
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return 128 - code if code < 0 else code
 
 
 def _major(version: str) -> int:

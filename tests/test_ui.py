@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import sqlite3
 import subprocess
+import sys
+import time as clock
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import probe.ui
 from probe.cli import app
 from probe.model import Sample
 from probe.store import Store
@@ -178,12 +183,12 @@ def test_probe_ui_serves_the_database_with_the_metadata(db: Path, monkeypatch: p
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.65.1")
     seen: list[tuple[list[str], dict[str, object]]] = []
 
-    def fake_run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def fake_serve(command: list[str]) -> int:
         metadata = json.loads(Path(command[command.index("--metadata") + 1]).read_text(encoding="utf-8"))
         seen.append((command, metadata))
-        return subprocess.CompletedProcess(command, 0)
+        return 0
 
-    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(probe.ui, "serve", fake_serve)
     result = CliRunner().invoke(app, ["ui", "--db", str(db), "--no-open", "--port", "8765"])
     assert result.exit_code == 0, result.output
     [(command, metadata)] = seen
@@ -198,3 +203,38 @@ def test_probe_ui_on_a_missing_database_is_one_line_exit_2(tmp_path: Path, monke
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "datasette" else find_spec(name, *a))
     result = CliRunner().invoke(app, ["ui", "--db", str(tmp_path / "none.db")])
     assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+FAKE_DATASETTE = """
+import os, pathlib, signal, sys, time
+pathlib.Path(os.environ["FAKE_DATASETTE_PID"]).write_text(str(os.getpid()))
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+time.sleep(60)
+"""
+
+
+def test_sigterm_to_probe_ui_stops_datasette_too(db: Path, tmp_path: Path) -> None:
+    """A service manager stopping `probe ui` must not leave the server running on its port."""
+    fake = tmp_path / "site"
+    (fake / "datasette").mkdir(parents=True)
+    (fake / "datasette" / "__init__.py").write_text("")
+    (fake / "datasette" / "__main__.py").write_text(FAKE_DATASETTE)
+    (fake / "datasette-0.65.1.dist-info").mkdir()
+    (fake / "datasette-0.65.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: datasette\nVersion: 0.65.1\n")
+    pid_file = tmp_path / "datasette.pid"
+    env = {**os.environ, "PYTHONPATH": str(fake), "FAKE_DATASETTE_PID": str(pid_file)}
+    command = [sys.executable, "-m", "probe", "ui", "--db", str(db), "--no-open", "--port", "0"]
+    with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as probe_ui:
+        try:
+            deadline = clock.monotonic() + 20
+            while not pid_file.exists() or not pid_file.read_text():
+                assert probe_ui.poll() is None, probe_ui.communicate()[1].decode()
+                assert clock.monotonic() < deadline, "the server never started"
+                clock.sleep(0.05)
+            server_pid = int(pid_file.read_text())
+            probe_ui.send_signal(signal.SIGTERM)
+            assert probe_ui.wait(timeout=10) == 0  # the fake server exits 0 on SIGTERM; probe passes its code on
+            with pytest.raises(ProcessLookupError):
+                os.kill(server_pid, 0)  # reaped by probe: no such process any more
+        finally:
+            probe_ui.kill()
