@@ -20,6 +20,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import ModuleType
 
 from probe.model import (
@@ -39,7 +40,7 @@ from probe.model import (
 )
 from probe.redact import redact, scrub, without_secrets
 from probe.sse import SSEDecoder
-from probe.timing import NS_PER_S, TimedDelta, decode_speed, seconds_between, stream_timing
+from probe.timing import NS_PER_S, TokenArrivals, decode_speed, seconds_between, stream_timing
 from probe.tokens import Counter, count_tokens
 
 _CHANNEL_CODES = {"answer": "a", "reasoning": "r", "refusal": "f", "tool": "t"}
@@ -82,8 +83,8 @@ def derive_sample(
     if exchange.status is None:
         kind, message = exchange.failure or ("connect", "no response")
         return failed(kind, message)
-    body_head = scrub(b"".join(chunk for _, chunk in exchange.reads[:64]), secrets)
     if not 200 <= exchange.status < 300:
+        body_head = scrub(b"".join(chunk for _, chunk in exchange.reads[:64]), secrets)
         kind, message = dialect.classify_error(exchange.status, body_head)
         if base["retry_after_s"] is None and hasattr(dialect, "retry_after_s"):
             base["retry_after_s"] = dialect.retry_after_s(body_head)  # Gemini: the delay is in the body
@@ -91,23 +92,23 @@ def derive_sample(
     content_type = (exchange.content_type or "").lower()
     if "text/event-stream" not in content_type:
         return failed("protocol", f"expected an event stream, got content-type {content_type or 'none'!r}")
-    if _longest_line(exchange.reads) > MAX_LINE_BYTES:
+    if _has_line_longer_than(MAX_LINE_BYTES, exchange.reads):
         return failed("too_large", f"a line of the stream is longer than {MAX_LINE_BYTES / 2**20:g} MiB")
 
     timed_events, pending_at_eof = _decode(exchange, dialect, secrets)
-    deltas: list[TimedDelta] = []
+    arrivals = TokenArrivals()
     texts: dict[str, list[str]] = {"answer": [], "reasoning": [], "refusal": [], "tool": []}
-    usage = UsageReport()
+    usage_reports: list[UsageReport] = []
     finish_reason: str | None = None
     terminated = False
     failure: StreamFailed | None = None
     response_model: str | None = None
     for t_ns, event in timed_events:
         if isinstance(event, TextDelta):
-            deltas.append(TimedDelta(t_ns, event.channel, count_tokens(counter, event.text)))
+            arrivals.add(t_ns, event.channel, count_tokens(counter, event.text))
             texts[event.channel].append(event.text)
         elif isinstance(event, UsageReport):
-            usage = _merge_usage(usage, event)
+            usage_reports.append(event)
         elif isinstance(event, Finished):
             finish_reason = event.reason
             terminated = True
@@ -118,20 +119,20 @@ def derive_sample(
         elif isinstance(event, ResponseModel):
             response_model = response_model or event.name
 
-    timing = stream_timing(exchange.started_ns, exchange.headers_ns, exchange.ended_ns, deltas)
-    streamed_reasoning = count_tokens(counter, "".join(texts["reasoning"]))
+    timing = stream_timing(exchange.started_ns, exchange.headers_ns, exchange.ended_ns, arrivals)
+    usage = _merged_usage(usage_reports)
     if usage.output_tokens is not None:
         output_tokens, reasoning_tokens, source = usage.output_tokens, usage.reasoning_tokens, "usage"
-    elif deltas:
+    elif arrivals.t_ns:
         output_tokens = sum(count_tokens(counter, "".join(parts)) for parts in texts.values())
-        reasoning_tokens, source = streamed_reasoning, "tokenizer"
+        reasoning_tokens, source = count_tokens(counter, "".join(texts["reasoning"])), "tokenizer"
     else:
         output_tokens = reasoning_tokens = source = None
     hidden_reasoning = (reasoning_tokens or 0) if source == "usage" and not texts["reasoning"] else 0
     trace = ChunkTrace(
-        offsets_us=tuple((d.t_ns - exchange.started_ns) // 1000 for d in deltas),
-        tokens=tuple(d.tokens for d in deltas),
-        channels="".join(_CHANNEL_CODES[d.channel] for d in deltas),
+        offsets_us=tuple((t_ns - exchange.started_ns) // 1000 for t_ns in arrivals.t_ns),
+        tokens=tuple(arrivals.tokens),
+        channels="".join([_CHANNEL_CODES[channel] for channel in arrivals.channels]),
     )
     measured: dict[str, object] = dict(
         ttft_s=timing.ttft_s,
@@ -141,7 +142,7 @@ def derive_sample(
         reasoning_tokens=reasoning_tokens,
         tokens_source=source,
         finish_reason=finish_reason,
-        chunk_count=len(deltas),
+        chunk_count=len(arrivals.t_ns),
         response_model=response_model,
         trace=trace,
     )
@@ -155,7 +156,7 @@ def derive_sample(
     if not terminated:
         detail = " (an unterminated event was pending)" if pending_at_eof else ""
         return failed("disconnect", f"the stream ended without its terminator{detail}", **measured)
-    if not deltas:
+    if not arrivals.t_ns:
         return failed("empty", "the stream finished without a single generated token", **measured)
     output_tps = decode_speed(
         None if output_tokens is None else output_tokens - hidden_reasoning,
@@ -173,7 +174,7 @@ def answer_text(exchange: Exchange, dialect: ModuleType, secrets: tuple[str, ...
         return None
     if "text/event-stream" not in (exchange.content_type or "").lower():
         return None
-    if _longest_line(exchange.reads) > MAX_LINE_BYTES:
+    if _has_line_longer_than(MAX_LINE_BYTES, exchange.reads):
         return None
     events, _ = _decode(exchange, dialect, secrets)
     return "".join(e.text for _, e in events if isinstance(e, TextDelta) and e.channel == "answer")
@@ -184,16 +185,26 @@ def _decode(
 ) -> tuple[list[tuple[int, StreamEvent]], bool]:
     """SSE-decode every read and parse each event, keeping the arrival time of the read that completed it."""
     decoder = SSEDecoder()
-    parser = dialect.Parser()
+    parse = dialect.Parser().parse
     timed: list[tuple[int, StreamEvent]] = []
     for t_ns, chunk in exchange.reads:
         for sse_event in decoder.feed(chunk):
-            if secrets and any(secret in sse_event.data for secret in secrets):
-                sse_event = SSEEvent(without_secrets(sse_event.data, secrets), sse_event.event, sse_event.id)
-            for event in parser.parse(sse_event):
+            if secrets:
+                data = without_secrets(sse_event.data, secrets)
+                if data != sse_event.data:  # a new event only when a secret was there
+                    sse_event = SSEEvent(data, sse_event.event, sse_event.id)
+            for event in parse(sse_event):
                 timed.append((t_ns, event))
     decoder.close()
     return timed, decoder.pending_at_eof
+
+
+def _has_line_longer_than(limit: int, reads: list[tuple[int, bytes]]) -> bool:
+    """Whether some line exceeds ``limit`` bytes; a body no longer than the limit cannot hold one, so the lines
+    of an ordinary stream are never scanned."""
+    if sum(len(chunk) for _, chunk in reads) <= limit:
+        return False
+    return _longest_line(reads) > limit
 
 
 def _longest_line(reads: list[tuple[int, bytes]]) -> int:
@@ -209,13 +220,23 @@ def _longest_line(reads: list[tuple[int, bytes]]) -> int:
     return max(longest, run)
 
 
-def _merge_usage(old: UsageReport, new: UsageReport) -> UsageReport:
-    """Usage reports are cumulative: a later value replaces an earlier one field by field."""
+def _merged_usage(reports: list[UsageReport]) -> UsageReport:
+    """Usage reports are cumulative: field by field, the last value reported wins.
+
+    Merged once at the end rather than report by report, since some providers report usage with every chunk."""
     return UsageReport(
-        input_tokens=new.input_tokens if new.input_tokens is not None else old.input_tokens,
-        output_tokens=new.output_tokens if new.output_tokens is not None else old.output_tokens,
-        reasoning_tokens=new.reasoning_tokens if new.reasoning_tokens is not None else old.reasoning_tokens,
+        input_tokens=_last_reported(report.input_tokens for report in reports),
+        output_tokens=_last_reported(report.output_tokens for report in reports),
+        reasoning_tokens=_last_reported(report.reasoning_tokens for report in reports),
     )
+
+
+def _last_reported(values: Iterable[int | None]) -> int | None:
+    last = None
+    for value in values:
+        if value is not None:
+            last = value
+    return last
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from probe.model import SSEEvent
 
-_BOM = "\ufeff"
+_BOM = "\ufeff".encode()  # U+FEFF in UTF-8; the first line of a stream may start with it
 
 
 class SSEDecoder:
@@ -35,46 +35,60 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume one read; return the events it completed (often zero or one)."""
-        if self._skip_lf and chunk[:1] == b"\n":
-            chunk = chunk[1:]
-        self._skip_lf = False
-        if not chunk:
+        lines = self._complete_lines(chunk)
+        if not lines:
             return []
-        buffer = self._buffer + chunk if self._buffer else chunk
-        if b"\r" not in buffer:
-            # The common case (LF only): split once, keep the unterminated tail.
-            *lines, self._buffer = buffer.split(b"\n")
-        else:
-            lines, self._buffer = _split_any_eol(buffer)
-            if buffer.endswith(b"\r"):
-                self._skip_lf = True
+        if not self._started:
+            self._started = True
+            if lines[0].startswith(_BOM):
+                lines[0] = lines[0][len(_BOM) :]
         events: list[SSEEvent] = []
         for raw in lines:
-            event = self._line(raw.decode("utf-8", errors="replace"))
-            if event is not None:
-                events.append(event)
+            # Blank lines, ``data: `` and ``event: `` lines are nearly all a stream has: they are handled inline,
+            # before the general field rules, because this loop runs for every line of every stream.
+            if not raw:
+                event = self._dispatch()
+                if event is not None:
+                    events.append(event)
+            elif raw.startswith(b"data: "):
+                self._data.append(raw[6:].decode("utf-8", errors="replace"))
+            elif raw.startswith(b"event: "):
+                self._event = raw[7:].decode("utf-8", errors="replace")
+            else:
+                self._field(raw.decode("utf-8", errors="replace"))
         return events
 
     def close(self) -> list[SSEEvent]:
         """End of stream: a trailing line without its end-of-line is still a line, but the unterminated event is
         discarded, as the spec requires."""
         if self._buffer:
-            self._line(self._buffer.decode("utf-8", errors="replace"))
-            self._buffer = b""
+            self.feed(b"\n")  # end the last line, as if its line ending had come
         self.pending_at_eof = bool(self._data)
         self._data, self._event, self._id = [], "", None
         return []
 
-    def _line(self, line: str) -> SSEEvent | None:
-        if not self._started:
-            self._started = True
-            if line.startswith(_BOM):
-                line = line[1:]
-        if not line:
-            return self._dispatch()
+    def _complete_lines(self, chunk: bytes) -> list[bytes]:
+        """The lines this read completes, without their line endings; the unterminated tail stays buffered."""
+        if self._skip_lf and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+        self._skip_lf = False
+        if not chunk:
+            return []
+        buffer = self._buffer + chunk if self._buffer else chunk
+        if buffer.find(b"\r") != -1:  # not ``b"\r" in buffer``: that first tries the byte as an int and fails
+            # CRLF and a lone CR end a line as LF does. A CR ending this read has ended its line; an LF starting
+            # the next read belongs to the same line ending.
+            self._skip_lf = buffer.endswith(b"\r")
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = buffer.split(b"\n")
+        self._buffer = lines.pop()
+        return lines
+
+    def _field(self, line: str) -> None:
+        """A comment, or a field line ``feed`` did not take inline (WHATWG: "process the field")."""
         if line[0] == ":":
             self.comments += 1
-            return None
+            return
         name, colon, value = line.partition(":")
         if colon and value[:1] == " ":
             value = value[1:]
@@ -86,41 +100,14 @@ class SSEDecoder:
             if "\x00" not in value:
                 self._id = value
         # "retry" and unknown fields change nothing we measure.
-        return None
 
     def _dispatch(self) -> SSEEvent | None:
         if not self._data:
             self._event = ""
             return None
-        event = SSEEvent(data="\n".join(self._data), event=self._event or "message", id=self._id)
+        event = SSEEvent("\n".join(self._data), self._event or "message", self._id)
         self._data, self._event = [], ""
         return event
-
-
-def _split_any_eol(buffer: bytes) -> tuple[list[bytes], bytes]:
-    """Split on CRLF, CR and LF; return complete lines and the unterminated tail."""
-    lines: list[bytes] = []
-    start = 0
-    size = len(buffer)
-    i = 0
-    while i < size:
-        byte = buffer[i]
-        if byte == 0x0A:  # LF
-            lines.append(buffer[start:i])
-            i += 1
-            start = i
-        elif byte == 0x0D:  # CR, maybe followed by LF
-            lines.append(buffer[start:i])
-            i += 2 if i + 1 < size and buffer[i + 1] == 0x0A else 1
-            start = i
-        else:
-            next_lf = buffer.find(b"\n", i)
-            next_cr = buffer.find(b"\r", i)
-            candidates = [p for p in (next_lf, next_cr) if p != -1]
-            if not candidates:
-                break
-            i = min(candidates)
-    return lines, buffer[start:]
 
 
 def decode_all(chunks: list[bytes]) -> list[SSEEvent]:

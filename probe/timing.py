@@ -12,21 +12,30 @@ Definitions (one for every dialect):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from probe.model import Channel
 
 NS_PER_S = 1_000_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class TimedDelta:
-    """A token-bearing event: when the read that completed it arrived, its channel and its token count."""
+@dataclass(slots=True)
+class TokenArrivals:
+    """The token-bearing events of one stream in arrival order, as three aligned columns: when the read that
+    completed each arrived, its channel and its token count.
 
-    t_ns: int
-    channel: Channel
-    tokens: int
+    Columns rather than an object per event: a stream has thousands of events, and deriving runs beside the
+    thread that timestamps reads.
+    """
+
+    t_ns: list[int] = field(default_factory=list)
+    channels: list[Channel] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+
+    def add(self, t_ns: int, channel: Channel, tokens: int) -> None:
+        self.t_ns.append(t_ns)
+        self.channels.append(channel)
+        self.tokens.append(tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +54,15 @@ def seconds_between(start_ns: int, end_ns: int | None) -> float | None:
 
 
 def stream_timing(
-    started_ns: int, headers_ns: int | None, ended_ns: int | None, deltas: Sequence[TimedDelta]
+    started_ns: int, headers_ns: int | None, ended_ns: int | None, arrivals: TokenArrivals
 ) -> StreamTiming:
-    """Latency metrics of one stream; ``deltas`` must be in arrival order."""
-    first_ns = deltas[0].t_ns if deltas else None
-    last_ns = deltas[-1].t_ns if deltas else None
-    first_answer_ns = next((d.t_ns for d in deltas if d.channel == "answer"), None)
-    first_read_tokens = sum(d.tokens for d in deltas if d.t_ns == first_ns)
+    """Latency metrics of one stream."""
+    t_ns = arrivals.t_ns
+    first_ns = t_ns[0] if t_ns else None
+    last_ns = t_ns[-1] if t_ns else None
+    channels = arrivals.channels
+    first_answer_ns = t_ns[channels.index("answer")] if "answer" in channels else None
+    first_read_tokens = sum(tokens for t, tokens in zip(t_ns, arrivals.tokens) if t == first_ns)
     return StreamTiming(
         ttfb_s=seconds_between(started_ns, headers_ns),
         ttft_s=seconds_between(started_ns, first_ns),

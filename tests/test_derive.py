@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from probe.derive import derive_sample
+from probe.derive import MAX_LINE_BYTES, derive_sample
 from probe.dialects import openai_chat
 from probe.model import Exchange, PlannedRequest, Target
 from tests.support import WordCounter
@@ -153,3 +153,28 @@ def test_the_key_never_reaches_a_sample() -> None:
     sample = derive(stream([(6 * MS, body)], status=401, content_type="application/json"))
     assert sample.error_kind == "auth"
     assert KEY not in repr(sample) and "[redacted]" in (sample.error_message or "")
+
+
+def test_a_long_body_of_short_lines_is_not_too_large() -> None:
+    """The line limit is about one line: a body past 1 MiB made of short lines is derived as usual."""
+    padding = b": " + b"x" * 1000 + b"\n"
+    reads = [(100 * MS, padding * 1100 + chunk(" a")), (110 * MS, chunk(" b")), (120 * MS, chunk(finish="stop") + DONE)]
+    sample = derive(stream(reads))
+    assert sample.status == "ok" and sample.chunk_count == 2
+
+
+@pytest.mark.parametrize(("extra", "too_large"), [(0, False), (1, True)])
+def test_a_line_is_too_large_one_byte_past_the_limit(extra: int, too_large: bool) -> None:
+    """A line of exactly MAX_LINE_BYTES is allowed, one byte more is not, wherever the reads cut it."""
+    line = b"x" * (MAX_LINE_BYTES - 6 + extra)
+    body = b"data: " + line + b"\n\n"
+    reads = [(100 * MS, body[:1000]), (101 * MS, body[1000:500_000]), (102 * MS, body[500_000:])]
+    assert (derive(stream(reads)).error_kind == "too_large") is too_large
+
+
+def test_the_key_inside_streamed_text_is_replaced() -> None:
+    """A key the endpoint echoes inside an event is scrubbed before parsing, and nothing else changes."""
+    reads = [(100 * MS, chunk(" a")), (110 * MS, chunk(f" {KEY} b")), (120 * MS, chunk(finish="stop") + DONE)]
+    sample = derive(stream(reads))
+    assert sample.status == "ok" and sample.output_tokens == 3
+    assert KEY not in repr(sample)

@@ -121,6 +121,21 @@ def test_reasoning_details_alone_are_reasoning() -> None:
 
 
 @pytest.mark.parametrize(
+    ("delta", "expected"),
+    [
+        ({"content": "Hi"}, [TextDelta("answer", "Hi")]),
+        ({"content": "Hi", "reasoning_content": None, "reasoning": ""}, [TextDelta("answer", "Hi")]),
+        ({"reasoning_content": "R", "content": "Hi"}, [TextDelta("reasoning", "R"), TextDelta("answer", "Hi")]),
+        ({"reasoning_details": [], "content": ""}, []),
+    ],
+)
+def test_reasoning_fields_are_read_only_when_present(delta: dict, expected: list[TextDelta]) -> None:
+    """A delta without reasoning fields, or with empty ones, gives its other text and no reasoning."""
+    chunk = {"choices": [{"index": 0, "delta": delta}]}
+    assert openai_chat.Parser().parse(SSEEvent(json.dumps(chunk))) == expected
+
+
+@pytest.mark.parametrize(
     ("error", "kind"),
     [
         ({"code": "insufficient_quota", "message": "quota"}, "quota"),

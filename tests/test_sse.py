@@ -93,3 +93,62 @@ def test_clean_end_is_not_flagged() -> None:
     decoder.feed(b"data: complete\n\n")
     decoder.close()
     assert not decoder.pending_at_eof
+
+
+def test_bom_split_across_reads_is_still_stripped() -> None:
+    """The BOM is recognised on the first complete line, however the first reads cut its three bytes."""
+    for reads in every_split("\ufeffdata: x\n\n".encode()):
+        assert decode_all(reads) == [SSEEvent(data="x")]
+
+
+def test_a_bom_after_the_first_line_is_data() -> None:
+    """Only the stream's very first line may start with a BOM; later, it is part of the line."""
+    assert decode_all(["\ndata: \ufeffx\n\n".encode()]) == [SSEEvent(data="\ufeffx")]
+
+
+def test_mixed_line_endings_at_every_split() -> None:
+    """CR CR, CRLF CRLF and LF CRLF in one body each end a line twice, and so dispatch an event."""
+    body = b"data: a\r\rdata: b\r\n\r\ndata: c\n\r\nevent: e\rdata: d\r\n\n"
+    want = [SSEEvent(data="a"), SSEEvent(data="b"), SSEEvent(data="c"), SSEEvent(data="d", event="e")]
+    for reads in every_split(body):
+        assert decode_all(reads) == want
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"data:x\nevent:e\n\n", b"data: x\nevent: e\n\n", b"event:e\ndata:x\n\n", b"data:x\r\nevent: e\r\n\r\n"],
+)
+def test_fields_with_and_without_the_space_mean_the_same(body: bytes) -> None:
+    """``data: x`` and ``data:x`` (and the same for ``event``) are one field, whichever path decodes the line."""
+    assert decode_all([body]) == [SSEEvent(data="x", event="e")]
+
+
+def test_only_one_space_after_the_colon_is_stripped() -> None:
+    assert decode_all([b"data:  x\nevent:  e\n\n"]) == [SSEEvent(data=" x", event=" e")]
+
+
+def test_last_event_id_carries_over_to_later_events() -> None:
+    """An ``id`` is the last event ID until another one comes, even across an event with no data."""
+    body = b"id: 7\n\ndata: a\n\ndata: b\nid: 8\n\ndata: c\n\n"
+    assert decode_all([body]) == [SSEEvent(data="a", id="7"), SSEEvent(data="b", id="8"), SSEEvent(data="c", id="8")]
+
+
+def test_an_event_name_never_leaks_into_the_next_event() -> None:
+    """The event type is reset at every blank line, also when no event was dispatched."""
+    assert decode_all([b"event: ping\n\ndata: a\n\nevent: x\ndata: b\n\ndata: c\n\n"]) == [
+        SSEEvent(data="a"),
+        SSEEvent(data="b", event="x"),
+        SSEEvent(data="c"),
+    ]
+
+
+def test_a_trailing_line_without_its_end_is_processed_at_close() -> None:
+    """At EOF the unterminated last line still counts: a data line leaves an event pending, a comment does not."""
+    decoder = SSEDecoder()
+    decoder.feed(b"data: a\n\n: bye")
+    decoder.close()
+    assert (decoder.comments, decoder.pending_at_eof) == (1, False)
+    decoder = SSEDecoder()
+    decoder.feed(b"data: a\n\ndata: b")
+    decoder.close()
+    assert decoder.pending_at_eof

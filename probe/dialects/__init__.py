@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import json.scanner
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, Protocol
@@ -105,8 +106,20 @@ def json_post(target: Target, path: str, body: Mapping[str, Any]) -> HttpRequest
     )
 
 
+_scan_json_value = json.scanner.make_scanner(json.JSONDecoder())
+"""The C scanner behind ``json.loads``, called directly: ``loads`` adds two regex scans for surrounding whitespace
+and several checks that cost about a microsecond per streamed event."""
+
+
 def load_json_object(data: str) -> dict[str, Any] | None:
     """Parse an SSE data payload; ``None`` when it is not a JSON object (a protocol error for the caller)."""
+    if data[:1] == "{":  # nearly every payload: one object, nothing around it
+        try:
+            value, end = _scan_json_value(data, 0)
+        except (StopIteration, ValueError):
+            return None
+        if end == len(data):
+            return value
     try:
         value = json.loads(data)
     except ValueError:

@@ -100,20 +100,20 @@ class Parser:
         if error:
             return [in_stream_error(error)]
         events: list[StreamEvent] = []
-        model = payload.get("modelVersion")
-        if model and not self._model_seen:
-            self._model_seen = True
-            events.append(ResponseModel(str(model)))
+        if not self._model_seen:
+            model = payload.get("modelVersion")
+            if model:
+                self._model_seen = True
+                events.append(ResponseModel(str(model)))
         finishes: list[StreamEvent] = []
         candidates = payload.get("candidates")
         for candidate in candidates if isinstance(candidates, list) else ():
             if isinstance(candidate, dict):
                 _parse_candidate(candidate, events, finishes)
         usage = payload.get("usageMetadata")
-        if isinstance(usage, dict):
-            report = _usage(usage)
-            if report != UsageReport():
-                events.append(report)
+        report = _usage(usage) if isinstance(usage, dict) else None
+        if report is not None:
+            events.append(report)
         if not candidates:
             feedback = payload.get("promptFeedback")
             reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
@@ -139,15 +139,15 @@ def _parse_candidate(candidate: dict[str, Any], events: list[StreamEvent], finis
         finishes.append(Finished(str(reason)))
 
 
-def _usage(usage: dict[str, Any]) -> UsageReport:
+def _usage(usage: dict[str, Any]) -> UsageReport | None:
+    """The counts in ``usageMetadata``; ``None`` when it holds none."""
+    prompt = int_or_none(usage.get("promptTokenCount"))
     candidates = int_or_none(usage.get("candidatesTokenCount"))
     thoughts = int_or_none(usage.get("thoughtsTokenCount"))
+    if prompt is None and candidates is None and thoughts is None:
+        return None
     output = None if candidates is None and thoughts is None else (candidates or 0) + (thoughts or 0)
-    return UsageReport(
-        input_tokens=int_or_none(usage.get("promptTokenCount")),
-        output_tokens=output,
-        reasoning_tokens=thoughts,
-    )
+    return UsageReport(input_tokens=prompt, output_tokens=output, reasoning_tokens=thoughts)
 
 
 def in_stream_error(error: object) -> StreamFailed:

@@ -77,16 +77,17 @@ class Parser:
         payload = load_json_object(data)
         if payload is None:
             return [not_json(data)]
-        events: list[StreamEvent] = []
         error = payload.get("error")
         if error:
             return [in_stream_error(error)]
         if payload.get("object") == "error":  # vLLM's older flat shape: {"object":"error","message":...}
             return [in_stream_error(payload)]
-        model = payload.get("model")
-        if model and not self._model_seen:
-            self._model_seen = True
-            events.append(ResponseModel(str(model)))
+        events: list[StreamEvent] = []
+        if not self._model_seen:
+            model = payload.get("model")
+            if model:
+                self._model_seen = True
+                events.append(ResponseModel(str(model)))
         for choice in payload.get("choices") or ():
             if isinstance(choice, dict):
                 _parse_choice(choice, events)
@@ -96,12 +97,16 @@ class Parser:
         return events
 
 
+_REASONING_FIELDS = frozenset({"reasoning_content", "reasoning", "reasoning_details"})
+
+
 def _parse_choice(choice: dict[str, Any], events: list[StreamEvent]) -> None:
     delta = choice.get("delta")
     if isinstance(delta, dict):
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning") or _reasoning_details_text(delta)
-        if isinstance(reasoning, str) and reasoning:
-            events.append(TextDelta("reasoning", reasoning))
+        if not _REASONING_FIELDS.isdisjoint(delta):  # one look for the three fields most deltas lack
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning") or _reasoning_details_text(delta)
+            if isinstance(reasoning, str) and reasoning:
+                events.append(TextDelta("reasoning", reasoning))
         content = delta.get("content")
         if isinstance(content, str) and content:
             events.append(TextDelta("answer", content))
