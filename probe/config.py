@@ -49,6 +49,7 @@ class ProviderConfig:
     headers: tuple[tuple[str, str], ...] = ()
     query: tuple[tuple[str, str], ...] = ()
     extra_body: tuple[tuple[str, object], ...] = ()
+    max_tokens_field: str | None = None  # openai-chat only: which field carries the output cap (default: the dialect's)
     max_concurrency: int | None = None
     region: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -100,7 +101,7 @@ class Config:
 
 _PROVIDER_KEYS = (
     "name", "api", "base_url", "api_key_env", "auth", "models", "headers", "query", "extra_body",
-    "max_concurrency", "region", "timeouts", "verify_tls", "first_party",
+    "max_tokens_field", "max_concurrency", "region", "timeouts", "verify_tls", "first_party",
 )  # fmt: skip
 _MODEL_KEYS = ("id", "input_price", "output_price")
 _TIMEOUT_KEYS = ("connect_s", "first_byte_s", "stall_s", "total_s")
@@ -203,6 +204,13 @@ def _parse_provider(raw: Mapping[str, Any], path: str, index: int) -> ProviderCo
     if max_concurrency is not None and max_concurrency < 1:
         raise ConfigError(path, table, "max_concurrency", f"must be at least 1, got {max_concurrency}")
     verify_tls = _optional(raw, "verify_tls", bool, path, table)
+    max_tokens_field = _optional(raw, "max_tokens_field", str, path, table)
+    if max_tokens_field is not None:
+        choices = get_dialect(api).MAX_TOKENS_FIELDS
+        if len(choices) < 2:
+            raise ConfigError(path, table, "max_tokens_field", f"the {api} dialect has one output cap field, {choices[0]!r}; remove this key")
+        if max_tokens_field not in choices:
+            raise ConfigError(path, table, "max_tokens_field", f"unknown field {max_tokens_field!r}{_suggest(max_tokens_field, choices)} (known: {', '.join(choices)})")
     return ProviderConfig(
         name=name,
         api=api,
@@ -213,6 +221,7 @@ def _parse_provider(raw: Mapping[str, Any], path: str, index: int) -> ProviderCo
         headers=_string_table(raw, "headers", path, table),
         query=_string_table(raw, "query", path, table),
         extra_body=tuple(_optional(raw, "extra_body", dict, path, table, default={}).items()),
+        max_tokens_field=max_tokens_field,
         max_concurrency=max_concurrency,
         region=_optional(raw, "region", str, path, table),
         timeouts=_parse_timeouts(raw.get("timeouts"), path, table),

@@ -115,6 +115,7 @@ class Target:
     headers: tuple[tuple[str, str], ...] = ()
     query: tuple[tuple[str, str], ...] = ()
     extra_body: tuple[tuple[str, object], ...] = ()
+    max_tokens_field: str | None = None  # the body field that caps output, where the dialect offers a choice
 
 
 

@@ -104,4 +104,5 @@ def _target(provider: ProviderConfig, model_id: str, api_key: str | None) -> Tar
         headers=provider.headers,
         query=provider.query,
         extra_body=provider.extra_body,
+        max_tokens_field=provider.max_tokens_field,
     )

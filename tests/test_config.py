@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from typer.testing import CliRunner
 
 from probe.cli import app
 from probe.config import ConfigError, load_config, resolve_keys
+from probe.dialects import get_dialect
+from probe.plan import build_plan
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -65,6 +68,16 @@ timeouts = { connect_s = 3, stall_s = 5 }''')
     assert provider.headers == (("x-team", "bench"),) and provider.query == (("api-version", "2024-10-21"),)
     assert provider.extra_body == (("reasoning_effort", "low"),)
     assert provider.timeouts.connect_s == 3 and provider.timeouts.stall_s == 5 and provider.timeouts.total_s == 300
+    assert provider.max_tokens_field is None  # the dialect's own
+
+
+def test_an_openai_chat_endpoint_can_take_its_output_cap_as_max_tokens(tmp_path: Path) -> None:
+    """OpenRouter, DeepSeek, Together and others document max_tokens; OpenAI's current field is the default."""
+    config = load_config(write(tmp_path, with_key('max_tokens_field = "max_tokens"')))
+    assert config.providers[0].max_tokens_field == "max_tokens"
+    (request, *_) = build_plan(config, {"openai": "test-key"}, max_tokens=300)
+    body = json.loads(get_dialect(request.api).build_request(request.target, request.prompt, request.max_tokens).body)
+    assert body["max_tokens"] == 300 and "max_completion_tokens" not in body
 
 
 BROKEN = [
@@ -120,6 +133,9 @@ BROKEN = [
     (GOOD.replace('"https://api.openai.com/v1"', '"https://user:pw@api.openai.com/v1"'), "[providers.openai] base_url: must not contain credentials or a query"),
     (GOOD.replace('"https://api.openai.com/v1"', '"https://api.openai.com/v1?key=abc"'), "[providers.openai] base_url: must not contain credentials or a query"),
     (with_key("max_concurrency = 0"), "[providers.openai] max_concurrency: must be at least 1, got 0"),
+    (with_key('max_tokens_field = "max_token"'), "[providers.openai] max_tokens_field: unknown field 'max_token' (did you mean 'max_tokens'?)"),
+    (GOOD.replace('api = "openai-chat"', 'api = "anthropic-messages"').replace('api_key_env = "OPENAI_API_KEY"', 'api_key_env = "K"\nmax_tokens_field = "max_tokens"'),
+     "[providers.openai] max_tokens_field: the anthropic-messages dialect has one output cap field, 'max_tokens'; remove this key"),
     (with_key("timeouts = { total_s = -5 }"), "[providers.openai.timeouts] total_s: must be a positive number of seconds, got -5"),
     (with_key('headers = { "X-Api-Key" = "abc" }'), "[providers.openai.headers] X-Api-Key: credentials do not belong in the file"),
     (GOOD.replace('api = "openai-chat"', 'api = "anthropic"'), "[providers.openai] api: unknown dialect 'anthropic'"),

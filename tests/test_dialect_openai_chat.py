@@ -35,6 +35,12 @@ def test_request_streams_with_usage_and_max_completion_tokens() -> None:
     assert "sk-test" not in repr(request) and "sk-test" not in repr(target)
 
 
+def test_an_endpoint_that_documents_max_tokens_gets_only_that_field() -> None:
+    target = Target(base_url="https://openrouter.ai/api/v1", model_id="openai/gpt-4.1-nano", max_tokens_field="max_tokens")
+    body = json.loads(openai_chat.build_request(target, "hello", 300).body)
+    assert body["max_tokens"] == 300 and "max_completion_tokens" not in body
+
+
 def test_extra_query_and_body_come_from_config() -> None:
     target = Target(
         base_url="https://x.openai.azure.com/openai/deployments/mini",

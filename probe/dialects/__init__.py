@@ -4,6 +4,8 @@ A dialect module provides:
 
 - ``NAME``: the ``api`` value in providers.toml;
 - ``DEFAULT_AUTH``: how the key is sent unless the provider says otherwise;
+- ``MAX_TOKENS_FIELDS``: the request body fields that can carry the output cap, the default first (a provider picks
+  another with ``max_tokens_field`` where there is a choice);
 - ``build_request(target, prompt, max_tokens) -> HttpRequest``;
 - ``Parser``: a per-stream object whose ``parse(event: SSEEvent) -> list[StreamEvent]`` turns one SSE event into
   zero or more stream events (state is needed by dialects whose meaning spans events);
@@ -46,6 +48,7 @@ class Parser(Protocol):
 class Dialect(Protocol):
     NAME: str
     DEFAULT_AUTH: str
+    MAX_TOKENS_FIELDS: tuple[str, ...]
 
     def build_request(self, target: Target, prompt: str, max_tokens: int) -> HttpRequest: ...
 

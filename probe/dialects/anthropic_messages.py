@@ -49,6 +49,7 @@ from probe.model import (
 
 NAME = "anthropic-messages"
 DEFAULT_AUTH = "x-api-key"
+MAX_TOKENS_FIELDS = ("max_tokens",)
 API_VERSION = "2023-06-01"
 
 _DELTA_FIELDS = {

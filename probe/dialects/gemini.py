@@ -55,6 +55,7 @@ from probe.model import (
 
 NAME = "gemini"
 DEFAULT_AUTH = "x-goog-api-key"
+MAX_TOKENS_FIELDS = ("maxOutputTokens",)
 
 _STATUS_KINDS: dict[str, ErrorKind] = {
     "UNAUTHENTICATED": "auth",

@@ -44,20 +44,23 @@ from probe.model import (
 
 NAME = "openai-chat"
 DEFAULT_AUTH = "bearer"
+MAX_TOKENS_FIELDS = ("max_completion_tokens", "max_tokens")
+"""OpenAI's current field (the only one its reasoning models accept) first; OpenRouter, DeepSeek, Together, Fireworks
+and DeepInfra document ``max_tokens``, chosen per provider with ``max_tokens_field``."""
 
 
 def build_request(target: Target, prompt: str, max_tokens: int) -> HttpRequest:
     """A streaming chat request that asks for usage in the stream.
 
-    ``max_completion_tokens`` is the current field and the only one reasoning models accept; endpoints that still
-    want ``max_tokens`` can set it through ``extra_body``.
+    The output cap goes in ``target.max_tokens_field``, by default ``max_completion_tokens`` (see
+    ``MAX_TOKENS_FIELDS``).
     """
     body = {
         "model": target.model_id,
         "messages": [{"role": "user", "content": prompt}],
         "stream": True,
         "stream_options": {"include_usage": True},
-        "max_completion_tokens": max_tokens,
+        target.max_tokens_field or MAX_TOKENS_FIELDS[0]: max_tokens,
     }
     return json_post(target, "/chat/completions", body)
 

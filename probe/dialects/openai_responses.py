@@ -41,6 +41,7 @@ from probe.model import (
 
 NAME = "openai-responses"
 DEFAULT_AUTH = "bearer"
+MAX_TOKENS_FIELDS = ("max_output_tokens",)
 
 _TOKEN_EVENTS = {
     "response.output_text.delta": "answer",
