@@ -7,10 +7,11 @@ derivation plus storage happen on the writer's thread, away from the timed path 
 
 from __future__ import annotations
 
+import gc
 import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping
-from contextlib import AsyncExitStack, nullcontext
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AsyncExitStack, contextmanager, nullcontext
 
 import anyio
 import httpx
@@ -49,7 +50,9 @@ async def run_plan(
     built = [(request, get_dialect(request.api).build_request(request.target, request.prompt, request.max_tokens)) for request in plan]
 
     tls = httpx.create_ssl_context() if any(r.target.base_url.startswith("https:") for r in plan) else None
+
     async with AsyncExitStack() as stack:
+        stack.enter_context(_collections_of_new_objects_only())
         clients: dict[str, httpx.AsyncClient] = {}
         for request in plan:
             if request.provider not in clients:
@@ -74,3 +77,18 @@ async def run_plan(
         async with anyio.create_task_group() as group:
             for request, http_request in built:
                 group.start_soon(one, request, http_request)
+
+
+@contextmanager
+def _collections_of_new_objects_only() -> Iterator[None]:
+    """While streams are in flight, the cyclic garbage collector looks only at objects made since they started.
+
+    A full collection walks every object alive, imports, tokenizer and plan included (about 35,000 objects, 18 ms
+    here), holding the GIL: no read is stamped meanwhile, which was the tail of TTFT at 256 streams. Frozen objects
+    are still freed by reference counting; only cycles among them wait until the run is over.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
