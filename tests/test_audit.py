@@ -21,7 +21,7 @@ from probe.sim import LatencyProfile, SimServer
 from probe.sim.faults import SUBSTITUTE_MODEL
 from probe.store import Store
 
-PROFILE = LatencyProfile(ttft_s=0.02, inter_chunk_s=0.004, tokens_per_chunk=1, output_tokens=40)
+PROFILE = LatencyProfile(ttft_s=0.02, inter_chunk_s=0.010, tokens_per_chunk=1, output_tokens=40)  # 10 ms apart: a busy machine does not bunch them
 SNAPSHOT = "gpt-4.1-mini-2025-04-14"
 HOSTILE = "resold <b>[cheap](https://evil.example)</b>"
 PROVIDERS = {  # name -> (x-sim-fault, first_party)

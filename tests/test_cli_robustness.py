@@ -27,8 +27,8 @@ CANARY = "canary-3b9f1e7d5a2c8e6f4d0b1a9c"  # shaped like no provider's key: onl
 KEY_ENV = "PROBE_CANARY_API_KEY"
 QUICK = LatencyProfile(ttft_s=0.01, inter_chunk_s=0.002, tokens_per_chunk=2, output_tokens=12)
 PROFILES = {"sim-fast": QUICK, "sim-other": QUICK}
-TOTAL_S = 1.2
-TIMEOUTS = f"timeouts = {{ connect_s = 1, first_byte_s = 0.5, stall_s = 0.3, total_s = {TOTAL_S} }}"
+TOTAL_S = 2.0  # deadlines with room for a busy machine: a healthy request here takes about 50 ms
+TIMEOUTS = f"timeouts = {{ connect_s = 1, first_byte_s = 0.8, stall_s = 0.5, total_s = {TOTAL_S} }}"
 SAMPLES = 2
 
 
@@ -106,11 +106,12 @@ EXPECTED = {f"{api}-{name}": kind for api in SIM_DIALECTS for name, kind in FAUL
 
 
 def test_the_run_completes_within_its_timeouts(fault_run: FaultRun) -> None:
-    """Exit 0 (error samples are data), one completed run, and no longer than the longest deadline plus start-up."""
+    """Exit 0 (error samples are data), one completed run, and the deadlines ran side by side: waited for one after
+    another, the 24 deadline-bound requests alone would take about 26 s."""
     assert fault_run.result.exit_code == 0, fault_run.result.output
     planned = SAMPLES * (len(EXPECTED) + len(PROFILES) * len(SIM_DIALECTS) + 1)
     assert rows(fault_run.db, "SELECT status, samples_planned FROM runs") == [("completed", planned)]
-    assert fault_run.elapsed_s < TOTAL_S + 3.0
+    assert fault_run.elapsed_s < 4 * TOTAL_S + 5.0  # start-up and the writer included, on a busy 2-core machine
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -12,25 +12,23 @@ from probe.client import exchange, make_http_client
 from probe.derive import answer_text, derive_sample
 from probe.dialects import get_dialect
 from probe.model import PlannedRequest, Sample, Target
-from probe.sim import LatencyProfile, SimServer
+from probe.sim.process import SimProcess, spawn_sim_process
 from probe.sim.faults import DISHONESTY, FAULT_HEADER, FAULTS, SUBSTITUTE_MODEL
 from probe.sim.words import Script
 from tests.support import SIM_DIALECTS
 
-PROFILE = LatencyProfile(ttft_s=0.01, inter_chunk_s=0.002, tokens_per_chunk=2, output_tokens=24)
-
-
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    with SimServer({"quick": PROFILE}) as server:
+def sim() -> Iterator[SimProcess]:
+    """In its own process: a buffered answer then leaves in one burst, never paced by this process's GIL."""
+    with spawn_sim_process("measurement") as server:
         yield server
 
 
-def ask(sim: SimServer, o200k, api: str, *, fault: str | None = None, prompt: str = "hi", max_tokens: int = 100) -> tuple[Sample, str | None]:  # type: ignore[no-untyped-def]
+def ask(sim: SimProcess, o200k, api: str, *, fault: str | None = None, prompt: str = "hi", max_tokens: int = 100) -> tuple[Sample, str | None]:  # type: ignore[no-untyped-def]
     """One request through the production client and derivation; the sample and the answer text it streamed."""
     base = sim.base_url.removesuffix("/v1") + ("/v1beta" if api == "gemini" else "/v1")
     dialect = get_dialect(api)
-    target = Target(base_url=base, model_id="quick", auth="none", headers=((FAULT_HEADER, fault),) if fault else ())
+    target = Target(base_url=base, model_id="pairs", auth="none", headers=((FAULT_HEADER, fault),) if fault else ())
     planned = PlannedRequest(provider="p", model="gpt-4.1-mini", api=api, target=target, prompt=prompt, max_tokens=max_tokens)
 
     async def go():  # type: ignore[no-untyped-def]
@@ -52,7 +50,7 @@ def test_a_script_streams_its_pieces_escaped() -> None:
 
 
 @pytest.mark.parametrize("api", SIM_DIALECTS)
-def test_honest_answers_and_usage_match_what_streamed(sim: SimServer, o200k, api: str) -> None:  # type: ignore[no-untyped-def]
+def test_honest_answers_and_usage_match_what_streamed(sim: SimProcess, o200k, api: str) -> None:  # type: ignore[no-untyped-def]
     """A canary gets its right answer, token for token with the usage reported; an ordinary answer stops at the
     maximum."""
     canary = CANARIES[1]
@@ -60,11 +58,11 @@ def test_honest_answers_and_usage_match_what_streamed(sim: SimServer, o200k, api
     assert (sample.status, text) == ("ok", canary.answer)
     assert sample.output_tokens == sum(sample.trace.tokens) == len(o200k.encode_ordinary(canary.answer))
     capped, _ = ask(sim, o200k, api, max_tokens=6)
-    assert sum(capped.trace.tokens) == capped.output_tokens == 6 and capped.response_model == "quick"
+    assert sum(capped.trace.tokens) == capped.output_tokens == 6 and capped.response_model == "pairs"
 
 
 @pytest.mark.parametrize("api", SIM_DIALECTS)
-def test_each_dishonesty_as_probe_sees_it(sim: SimServer, o200k, api: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_dishonesty_as_probe_sees_it(sim: SimProcess, o200k, api: str) -> None:  # type: ignore[no-untyped-def]
     """Inflated usage bills more than streamed; buffering releases every token at once at the end; a substitute
     names another model and gives the decoy; an ignored maximum streams the whole answer."""
     inflated, _ = ask(sim, o200k, api, fault="inflated-usage")

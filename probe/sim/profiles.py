@@ -218,6 +218,7 @@ PROFILE_SETS: Mapping[str, Mapping[str, LatencyProfile]] = MappingProxyType(
                     ttft_s=0.100, inter_chunk_s=0.010, output_tokens=10, reasoning_tokens=15
                 ),
                 "quick": LatencyProfile(ttft_s=0.010, inter_chunk_s=0.001, output_tokens=6),
+                "pairs": LatencyProfile(ttft_s=0.010, inter_chunk_s=0.002, tokens_per_chunk=2, output_tokens=24),
             }
         ),
         # Quick profiles for tests and smoke runs: a whole response in well under a second.
