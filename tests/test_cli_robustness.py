@@ -21,6 +21,7 @@ from probe.cli import app
 from probe.lock import run_lock
 from probe.sim import LatencyProfile, SimServer
 from probe.sim.faults import FAULT_HEADER
+from probe.sim.process import spawn_sim_process
 from tests.support import FAULT_KINDS, SIM_DIALECTS, closed_port, fail_dns_for_invalid_hosts, tls_simulator
 
 CANARY = "canary-3b9f1e7d5a2c8e6f4d0b1a9c"  # shaped like no provider's key: only the known-secret rule can catch it
@@ -75,7 +76,8 @@ def fault_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultRun]:
     refuse, do not resolve or present an untrusted certificate; all with the canary key."""
     folder = tmp_path_factory.mktemp("fault-run")
     switch_interval = sys.getswitchinterval()
-    with SimServer(PROFILES) as sim, tls_simulator(PROFILES) as tls_url, pytest.MonkeyPatch.context() as patch:
+    # The simulator in its own process: in this one it would wait for the GIL behind 64 streams and send late.
+    with spawn_sim_process("measurement") as sim, tls_simulator(PROFILES) as tls_url, pytest.MonkeyPatch.context() as patch:
         fail_dns_for_invalid_hosts(patch)
         tables = [provider(f"{api}-healthy", sim.base_url, api=api, models=tuple(PROFILES)) for api in SIM_DIALECTS]
         tables += [provider(f"{api}-{name}", sim.base_url, api=api, fault=name) for api in SIM_DIALECTS for name in FAULT_KINDS]

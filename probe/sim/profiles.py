@@ -199,8 +199,8 @@ PROFILE_SETS: Mapping[str, Mapping[str, LatencyProfile]] = MappingProxyType(
                 "bench-3tok": LatencyProfile(ttft_s=0.200, inter_chunk_s=0.030, tokens_per_chunk=3, output_tokens=99),
             }
         ),
-        # The measurement tests' workloads (tests/test_measurement*.py): exact schedules, no jitter, so each of
-        # probe's figures can be held against the simulator's write times.
+        # The socket tests' workloads (tests/test_measurement*.py, the fault run, dishonest providers): exact
+        # schedules, no jitter, so each of probe's figures can be held against the simulator's write times.
         "measurement": MappingProxyType(
             {
                 "steady": LatencyProfile(ttft_s=0.100, inter_chunk_s=0.008, tokens_per_chunk=1, output_tokens=20),
@@ -219,6 +219,8 @@ PROFILE_SETS: Mapping[str, Mapping[str, LatencyProfile]] = MappingProxyType(
                 ),
                 "quick": LatencyProfile(ttft_s=0.010, inter_chunk_s=0.001, output_tokens=6),
                 "pairs": LatencyProfile(ttft_s=0.010, inter_chunk_s=0.002, tokens_per_chunk=2, output_tokens=24),
+                "sim-fast": LatencyProfile(ttft_s=0.010, inter_chunk_s=0.002, tokens_per_chunk=2, output_tokens=12),
+                "sim-other": LatencyProfile(ttft_s=0.010, inter_chunk_s=0.002, tokens_per_chunk=2, output_tokens=12),
             }
         ),
         # Quick profiles for tests and smoke runs: a whole response in well under a second.
