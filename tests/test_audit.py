@@ -17,11 +17,10 @@ from probe.audit.plan import MAX_LENGTH_PROBE_TOKENS, build_audit_plan
 from probe.auditing import collect_audits, run_audit
 from probe.cli import app
 from probe.config import parse_config
-from probe.sim import LatencyProfile, SimServer
+from probe.sim.process import SimProcess, spawn_sim_process
 from probe.sim.faults import SUBSTITUTE_MODEL
 from probe.store import Store
 
-PROFILE = LatencyProfile(ttft_s=0.02, inter_chunk_s=0.010, tokens_per_chunk=1, output_tokens=40)  # 10 ms apart: a busy machine does not bunch them
 SNAPSHOT = "gpt-4.1-mini-2025-04-14"
 HOSTILE = "resold <b>[cheap](https://evil.example)</b>"
 PROVIDERS = {  # name -> (x-sim-fault, first_party)
@@ -37,8 +36,9 @@ GROUPS = ("billing", "streaming", "integrity", "availability")
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimServer]:
-    with SimServer({SNAPSHOT: PROFILE, "gpt-4.1-nano": PROFILE}, seed=5) as server:
+def sim() -> Iterator[SimProcess]:
+    """In its own process, 40 tokens 10 ms apart: an honest stream stays honest on a busy machine."""
+    with spawn_sim_process("measurement", seed=5) as server:
         yield server
 
 
@@ -58,7 +58,7 @@ def providers_toml(base_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def audited(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def audited(sim: SimProcess, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A database with one `probe audit` and one ordinary `probe run` of every provider; returns (db, config)."""
     folder = tmp_path_factory.mktemp("audit")
     config, db = folder / "providers.toml", folder / "results.db"
@@ -163,7 +163,7 @@ def test_nothing_to_audit_is_exit_code_3(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("api", ["openai-chat", "openai-responses", "anthropic-messages", "gemini"])
-def test_every_dialect_answers_canaries_at_temperature_zero(sim: SimServer, api: str, tmp_path: Path) -> None:
+def test_every_dialect_answers_canaries_at_temperature_zero(sim: SimProcess, api: str, tmp_path: Path) -> None:
     """An honest simulated provider answers every canary right in every dialect and stops at the probe's maximum;
     a substituted one reports another model and gives the decoys."""
     base = sim.base_url.removesuffix("/v1") + ("/v1beta" if api == "gemini" else "/v1")

@@ -199,7 +199,7 @@ PROFILE_SETS: Mapping[str, Mapping[str, LatencyProfile]] = MappingProxyType(
                 "bench-3tok": LatencyProfile(ttft_s=0.200, inter_chunk_s=0.030, tokens_per_chunk=3, output_tokens=99),
             }
         ),
-        # The socket tests' workloads (tests/test_measurement*.py, the fault run, dishonest providers): exact
+        # The socket tests' workloads (tests/test_measurement*.py, the fault run, dishonest providers, audits): exact
         # schedules, no jitter, so each of probe's figures can be held against the simulator's write times.
         "measurement": MappingProxyType(
             {
@@ -221,6 +221,8 @@ PROFILE_SETS: Mapping[str, Mapping[str, LatencyProfile]] = MappingProxyType(
                 "pairs": LatencyProfile(ttft_s=0.010, inter_chunk_s=0.002, tokens_per_chunk=2, output_tokens=24),
                 "sim-fast": LatencyProfile(ttft_s=0.010, inter_chunk_s=0.002, tokens_per_chunk=2, output_tokens=12),
                 "sim-other": LatencyProfile(ttft_s=0.010, inter_chunk_s=0.002, tokens_per_chunk=2, output_tokens=12),
+                "gpt-4.1-mini-2025-04-14": LatencyProfile(ttft_s=0.020, inter_chunk_s=0.010, output_tokens=40),
+                "gpt-4.1-nano": LatencyProfile(ttft_s=0.020, inter_chunk_s=0.010, output_tokens=40),
             }
         ),
         # Quick profiles for tests and smoke runs: a whole response in well under a second.
