@@ -90,8 +90,8 @@ def serve(command: list[str]) -> int:
     """Run Datasette in the foreground until it exits, Ctrl-C, or SIGTERM/SIGHUP to probe; its exit code.
 
     A stopped probe never leaves the server behind: a SIGTERM (a service manager, ``kill``) or SIGHUP (the terminal
-    went away) is passed on to Datasette and waited for. Ctrl-C reaches Datasette through the terminal's process
-    group already, so that only waits.
+    went away) is passed on to Datasette and waited for. So is Ctrl-C, for a probe started without a terminal;
+    from a terminal Datasette has it already, and the second one makes it stop at once.
     """
     child = subprocess.Popen(command)
 
