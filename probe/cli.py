@@ -616,6 +616,7 @@ def audit(
     concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, help="Requests in flight at once, overall.")] = 4,
     region: Annotated[Optional[str], typer.Option("--region", help="Where this machine is, stored with each sample.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; errors still go to stderr.")] = False,
+    lock: Annotated[bool, typer.Option("--lock", help="Take the same lock file as `probe run --lock`; if a run or audit holds it, skip with one line and exit 0 (for cron).")] = False,
 ) -> None:
     """Audit each provider: does it bill, stream and serve the model honestly? Sends a few small requests.
 
@@ -649,7 +650,10 @@ def audit(
     insecure = [p.name for p in loaded.providers if not p.verify_tls]
     for name in insecure:
         err.print(f"probe: warning: TLS verification is OFF for provider {name!r} (verify_tls = false)", markup=False)
-    with _progress(len(plan), not quiet and sys.stderr.isatty()) as advance:
+    with ExitStack() as stack:
+        if lock:
+            _take_lock(stack, db)
+        advance = stack.enter_context(_progress(len(plan), not quiet and sys.stderr.isatty()))
         try:
             outcome = run_audit(plan, db, concurrency=concurrency, provider_limits=limits, insecure_providers=insecure,
                                 config_hash=loaded.digest, region=region, on_sample=advance)

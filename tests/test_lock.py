@@ -37,3 +37,16 @@ def test_a_lock_that_cannot_be_created_is_exit_2_with_one_line(tmp_path: Path) -
     result = CliRunner().invoke(app, ["run", "-c", str(config), "--db", str(db), "--lock", "-q"])
     assert result.exit_code == 2
     assert result.stderr == f"probe: {db}.lock: cannot create the lock file (No such file or directory)\n"
+
+
+def test_an_audit_skips_while_a_run_holds_the_lock_and_sends_nothing(tmp_path: Path) -> None:
+    """Scheduled audits and runs share one lock: neither piles onto the other."""
+    config = tmp_path / "providers.toml"
+    config.write_text('[[providers]]\nname = "x"\napi = "openai-chat"\nbase_url = "http://127.0.0.1:9/v1"\nauth = "none"\n'
+                      '[providers.models]\n"gpt-4.1-mini" = "gpt-4.1-mini"\n')
+    db = tmp_path / "results.db"
+    with run_lock(db) as path:
+        result = CliRunner().invoke(app, ["audit", "-c", str(config), "--db", str(db), "--lock", "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"probe: another probe run holds the lock {path} (pid {os.getpid()}); skipping this run\n"
+    assert not db.exists()  # nothing was sent, nothing stored
