@@ -64,7 +64,7 @@ async def _serve(simulator: Simulator, host: str, port: int, profile_set: str) -
         sys.stdout.flush()
         # Everything made so far (imports, profiles, the listening socket) lives as long as the process: out of the
         # collector's sight, a full collection no longer walks it. Those walks paused the pacer: the simulator's
-        # lateness p99 at 256 streams was 10-17 ms, and 0.4-3.7 ms in 22 of 22 bench/accuracy.py runs frozen.
+        # lateness p99 at 256 streams was 10-17 ms; frozen, 0.3-4.5 ms in each of 30-odd bench/accuracy.py runs.
         gc.freeze()
         await stop.wait()
 
