@@ -119,7 +119,7 @@ def run(
         if lock:
             _take_lock(stack, db)
         if budget_usd is not None or loaded.budget_usd_per_day is not None:
-            plan = _within_budget(loaded, plan, db, budget_usd, burst)
+            plan = plan[: _within_budget(loaded, plan, db, budget_usd, burst)]
         _execute(loaded, plan, db, concurrency=concurrency, region=region, quiet=quiet, burst=burst)
 
 
@@ -141,8 +141,9 @@ def _wait_jitter(max_s: float) -> None:
         raise _fail("interrupted before starting", EXIT_INTERRUPTED) from None
 
 
-def _within_budget(loaded: Config, plan: list, db: Path, run_usd: float | None, burst: int) -> list:
-    """The part of ``plan`` the run budget and today's remaining daily budget allow; exit 0 when none is left."""
+def _within_budget(loaded: Config, plan: list, db: Path, run_usd: float | None, burst: int) -> int:
+    """How many of ``plan``'s requests, from the start, the run budget and today's remaining daily budget allow;
+    exit 0 when none."""
     from datetime import UTC, datetime
 
     from probe.budget import BudgetError, limit_plan, spent_usd
@@ -172,7 +173,7 @@ def _within_budget(loaded: Config, plan: list, db: Path, run_usd: float | None, 
         err.print(f"probe: {limited.message}", markup=False)
     if not limited.plan:
         raise typer.Exit(0)
-    return limited.plan
+    return len(limited.plan)
 
 
 def _take_lock(stack: ExitStack, db: Path) -> None:
@@ -617,6 +618,7 @@ def audit(
     region: Annotated[Optional[str], typer.Option("--region", help="Where this machine is, stored with each sample.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table; errors still go to stderr.")] = False,
     lock: Annotated[bool, typer.Option("--lock", help="Take the same lock file as `probe run --lock`; if a run or audit holds it, skip with one line and exit 0 (for cron).")] = False,
+    budget_usd: Annotated[Optional[float], typer.Option("--budget-usd", metavar="USD", min=0, help="As for `probe run`: send only the audit requests whose worst-case cost fits; the daily budget in providers.toml applies too.")] = None,
 ) -> None:
     """Audit each provider: does it bill, stream and serve the model honestly? Sends a few small requests.
 
@@ -653,6 +655,8 @@ def audit(
     with ExitStack() as stack:
         if lock:
             _take_lock(stack, db)
+        if budget_usd is not None or loaded.budget_usd_per_day is not None:
+            plan = plan[: _within_budget(loaded, [audit.request for audit in plan], db, budget_usd, 1)]
         advance = stack.enter_context(_progress(len(plan), not quiet and sys.stderr.isatty()))
         try:
             outcome = run_audit(plan, db, concurrency=concurrency, provider_limits=limits, insecure_providers=insecure,

@@ -132,6 +132,23 @@ def test_the_daily_budget_counts_todays_stored_samples(sim, tmp_path: Path, keye
     assert rows(db, "SELECT count(*) FROM samples") == [(2,)] and rows(db, "SELECT count(*) FROM runs") == [(0,)]
 
 
+def test_audits_are_held_to_the_same_budgets(sim, tmp_path: Path, keyed: None) -> None:
+    """Audit requests cost money too: --budget-usd cuts the audit plan like a run's, and a spent daily budget sends
+    nothing."""
+    db = tmp_path / "results.db"
+    cut = CliRunner().invoke(app, ["audit", "-q", "-c", str(config(tmp_path, sim.base_url)), "--db", str(db), "--budget-usd", "0.002"])
+    assert cut.exit_code == 0, cut.output
+    assert cut.stderr.startswith("probe: budget: sending ") and "would exceed the run budget of $0.0020" in cut.stderr
+    sent = int(cut.stderr.split("sending ", 1)[1].split(" of ", 1)[0])
+    assert 0 < sent < 10 and "of 10 planned requests" in cut.stderr
+    assert rows(db, "SELECT count(*) FROM samples WHERE workload = 'audit'") == [(sent,)]
+
+    spent = config(tmp_path, sim.base_url, extra="[run]\nbudget_usd_per_day = 0.0001\n")
+    none = CliRunner().invoke(app, ["audit", "-q", "-c", str(spent), "--db", str(db)])
+    assert none.exit_code == 0 and "probe: budget: sending 0 of 10 planned requests" in none.stderr
+    assert rows(db, "SELECT count(*) FROM samples WHERE workload = 'audit'") == [(sent,)]
+
+
 def test_jitter_waits_a_random_time_up_to_its_bound_before_anything(sim, tmp_path: Path, keyed: None, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
