@@ -630,23 +630,15 @@ class Store:
 
     def _iter_rows(self, sql: str, params: list[Any], with_trace: bool) -> Iterator[Sample]:
         """Stream rows into Samples, a page at a time, so a million samples never sit in memory as rows."""
-        width = len(SAMPLE_COLUMNS)
         with self._errors():
             cursor = self._db.conn.execute(sql, params)
             try:
                 while rows := cursor.fetchmany(1000):
-                    if not with_trace:
+                    if with_trace:
+                        yield from map(_with_trace, rows)
+                    else:
                         for row in rows:
                             yield Sample(*row)
-                        continue
-                    for row in rows:
-                        offsets, tokens, channels = row[width:]
-                        trace = (
-                            ChunkTrace(tuple(json.loads(offsets)), tuple(json.loads(tokens)), channels)
-                            if channels is not None
-                            else ChunkTrace()
-                        )
-                        yield Sample(*row[:width], trace=trace)
             finally:
                 cursor.close()  # ends the read snapshot even if the caller stops early
 
