@@ -1,7 +1,7 @@
 """The only httpx code: send one request, stamp every network read with the injected clock, compute nothing.
 
-Reads are stamped inside the transport's ``data_received`` (``probe.transport``): one clock call, one list append
-and the chunked-encoding bookkeeping. SSE decoding, JSON parsing and token counting happen after the stream, in
+Reads are stamped inside the transport (``probe.transport``), with the time the kernel received them where the
+platform allows: one clock call, one list append and the chunked-encoding bookkeeping. SSE decoding, JSON parsing and token counting happen after the stream, in
 pure code (``probe.derive``), so the measurer does not move the measurement. Transport failures become data on the :class:`~probe.model.Exchange`, never exceptions.
 """
 

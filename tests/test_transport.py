@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
+import time
 
 import anyio
 import httpx
@@ -15,7 +17,7 @@ from probe.dialects import openai_chat
 from probe.model import Target, Timeouts
 from probe.sim.profiles import LatencyProfile
 from probe.sim.server import SimServer
-from probe.transport import _Connection
+from probe.transport import KERNEL_STAMPS, MAX_KERNEL_AGE_NS, READS_EXTENSION, KernelStampedSocket, StampingTransport, _Connection
 
 CHUNKED = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -173,3 +175,60 @@ def test_a_keep_alive_connection_the_server_closed_is_replaced_not_reported(monk
     assert len(picked) == 1 and picked[0].lost
     assert first.status == 200 and second.status == 200 and second.failure is None
     assert len(connections) == 2
+
+
+@pytest.mark.skipif(not KERNEL_STAMPS, reason="reads are stamped by the kernel on Linux only")
+def test_a_read_is_stamped_when_its_bytes_arrived_not_when_a_busy_loop_took_them() -> None:
+    """The body arrives while the event loop is blocked for 300 ms; its stamp is the arrival, so a slow loop (or
+    reads gathered in batches) does not move the measurement."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    body_sent_ns: list[int] = []
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n")
+            time.sleep(0.05)
+            body_sent_ns.append(time.perf_counter_ns())
+            connection.sendall(b"hello")
+            connection.recv(1)  # until the client closes
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    async def go() -> tuple[int, int, list[tuple[int, bytes]], int]:
+        transport = StampingTransport()
+        try:
+            response = await transport.handle_async_request(httpx.Request("GET", f"http://127.0.0.1:{port}/"))
+            blocked_ns = time.perf_counter_ns()
+            time.sleep(0.3)  # the loop is busy elsewhere while the body arrives
+            body = response.extensions[READS_EXTENSION]
+            await body.wait()
+            connection = body._connection
+            return blocked_ns, time.perf_counter_ns(), body.reads, connection.kernel_stamped_reads
+        finally:
+            await transport.aclose()
+
+    blocked_ns, resumed_ns, reads, kernel_stamped = anyio.run(go)
+    server.close()
+    thread.join(timeout=5)
+    assert [piece for _, piece in reads] == [b"hello"] and kernel_stamped == 2  # the head's read, the body's read
+    (stamp, _), = reads
+    assert body_sent_ns[0] <= stamp < body_sent_ns[0] + 50_000_000  # within 50 ms of the write (not 250 ms later)
+    assert resumed_ns - blocked_ns >= 300_000_000 and stamp < resumed_ns - 200_000_000
+
+
+def test_a_kernel_stamp_is_used_once_and_only_when_it_is_sane() -> None:
+    """TLS may hand over plaintext without a new read (its stamp was taken already), and a wall clock stepped
+    between the kernel's stamp and the read makes the stamp meaningless: both fall back to the clock."""
+    with KernelStampedSocket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        assert sock.take_age_ns() is None
+        sock.kernel_received_ns = time.time_ns() - 2_000_000
+        assert 2_000_000 <= sock.take_age_ns() < 1_000_000_000
+        assert sock.take_age_ns() is None
+        sock.kernel_received_ns = time.time_ns() + 5_000_000_000  # "received" in the future
+        assert sock.take_age_ns() is None
+        sock.kernel_received_ns = time.time_ns() - 2 * MAX_KERNEL_AGE_NS
+        assert sock.take_age_ns() is None
