@@ -48,8 +48,8 @@ def run_audit(
 ) -> AuditOutcome:
     """Send the audit requests as one run and store, with each sample, what it found (a canary's answer).
 
-    The answer text is read on the writer thread as each sample is derived; the probes are stored once the run
-    ends (on Ctrl-C too). A killed run keeps its samples without their probes, which audits then ignore.
+    The answer text is read as each sample is derived (in the event loop's idle time); the probes are stored once
+    the run ends (on Ctrl-C too). A killed run keeps its samples without their probes, which audits then ignore.
     """
     from probe.job import run_job  # the runner's httpx and anyio, only for a command that sends requests
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 
 from probe import __version__
+from probe.eventloop import new_event_loop
 from probe.model import Exchange, PlannedRequest, Sample
 from probe.runner import run_plan
 from probe.store import Store
@@ -52,7 +53,8 @@ def run_job(
     Each model's tokenizer loads before any clock starts. Runs left 'running' by a killed process are marked
     'interrupted' first. On Ctrl-C the requests in flight are dropped (an interrupted request says nothing about
     the endpoint), every completed sample is kept, the run is marked 'interrupted' and KeyboardInterrupt propagates.
-    ``on_derived(request, exchange, sample)`` is called on the writer thread for each sample before it is stored.
+    ``on_derived(request, exchange, sample)`` is called for each sample before it is stored, on the calling thread
+    (the event loop's, in its idle time).
     ``burst``: see `run_plan` (parallel workloads).
     """
     counters = {model: load_encoding(encoding_for_model(model)) for model in {request.model for request in plan}}
@@ -67,7 +69,7 @@ def run_job(
             samples_planned=len(plan),
         )
     status = "failed"
-    writer = SampleWriter(db_path, run_id, counters, on_sample=on_sample, on_derived=on_derived)
+    writer = SampleWriter(db_path, run_id, counters, on_sample=on_sample, on_derived=on_derived, derive_on_loop=True)
     try:
         with writer:
             _tighten_gil_switching()
@@ -79,7 +81,8 @@ def run_job(
                     provider_limits=provider_limits,
                     insecure_providers=insecure_providers,
                     burst=burst,
-                )
+                ),
+                backend_options={"loop_factory": lambda: new_event_loop(background=writer)},
             )
         status = "completed"
     except KeyboardInterrupt:
@@ -92,7 +95,7 @@ def run_job(
 
 
 def _tighten_gil_switching() -> None:
-    """The writer thread derives samples while streams are in flight. Python hands the GIL over every 5 ms by
-    default, which could delay a read's timestamp by as much; 0.5 ms bounds that delay instead."""
+    """The writer thread stores samples while streams are in flight. Python hands the GIL over every 5 ms by
+    default, which could delay the loop by as much; 0.5 ms bounds that delay instead."""
     sys.setswitchinterval(0.0005)
 

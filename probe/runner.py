@@ -1,8 +1,9 @@
 """Send a plan's requests concurrently and hand each finished exchange to a sink, as it completes.
 
 Structured concurrency only: one task group, a global capacity limiter and one per provider. The sink is called
-on the event loop and must not block: the default sink (``probe.writer.SampleWriter.submit``) only enqueues, and
-derivation plus storage happen on the writer's thread, away from the timed path of the other streams.
+on the event loop and must not block: the default sink (``probe.writer.SampleWriter.submit``) only enqueues;
+derivation happens in the loop's idle time (``probe.eventloop``) and storage on the writer's thread, away from the
+timed path of the other streams.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""A thread that turns finished exchanges into samples and commits them, in small batches, as they complete.
+"""Turn finished exchanges into samples and commit them, in small batches, as they complete.
 
-The event loop only enqueues (``submit`` is a ``queue.put``); SSE decoding, JSON parsing, token counting and the
-SQLite write all happen here, so they never delay the timestamp of another stream's read. A sample is committed
-at most ``flush_interval_s`` after it completes, so a killed run loses only the requests still in flight.
+SQLite writes happen on a dedicated thread. Derivation (SSE decoding, JSON parsing, token counting) happens either
+there too, or, with ``derive_on_loop``, on the event loop thread in its idle time (``probe.eventloop``): then
+the two threads do not fight over the GIL while reads arrive, and the writer thread holds it only to hand rows
+to SQLite. A sample is committed at most ``flush_interval_s`` after it is derived, and derivation waits at most
+``probe.eventloop.MAX_BACKGROUND_DELAY_S``, so a killed run loses only the requests still in flight.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import os
 import queue
 import threading
-
+import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +40,7 @@ class SampleWriter:
         on_derived: Callable[[PlannedRequest, Exchange, Sample], None] | None = None,
         flush_interval_s: float = 0.25,
         batch_size: int = 500,
+        derive_on_loop: bool = False,
     ) -> None:
         self._db_path = db_path
         self._run_id = run_id
@@ -45,7 +49,9 @@ class SampleWriter:
         self._on_derived = on_derived
         self._flush_interval_s = flush_interval_s
         self._batch_size = batch_size
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()  # exchanges to derive, or derived samples
+        self._derive_on_loop = derive_on_loop
+        self._underived: deque[tuple[float, PlannedRequest, Exchange]] = deque()  # loop thread only
         self._thread = threading.Thread(target=self._work, name="probe-writer", daemon=True)
         self.error: BaseException | None = None
         self.samples: list[Sample] = []  # everything committed, for the run's summary
@@ -61,10 +67,31 @@ class SampleWriter:
         """Hand over one finished exchange. Raises the writer's error, if it has failed, to stop the run."""
         if self.error is not None:
             raise self.error
-        self._queue.put((request, record))
+        if self._derive_on_loop:
+            self._underived.append((time.monotonic(), request, record))
+        else:
+            self._queue.put((request, record))
+
+    # ------------------------------------------------------------------ probe.eventloop.Background
+
+    def waiting_since(self) -> float | None:
+        """When the oldest exchange not yet derived was submitted (``time.monotonic``); ``None`` if there is none."""
+        return self._underived[0][0] if self._underived else None
+
+    def run_one(self) -> None:
+        """Derive the oldest submitted exchange on the calling (event loop) thread and queue its sample to store."""
+        _, request, record = self._underived.popleft()
+        try:
+            self._queue.put(self._derive(request, record))
+        except Exception as error:  # a bug in a callback must not stop the loop: the next submit reports it
+            self.error = error
+
+    # ------------------------------------------------------------------
 
     def close(self) -> None:
         """Flush everything submitted so far and stop the thread; re-raise a storage failure."""
+        while self._underived:  # the loop has ended before deriving these: on its thread, as the rest
+            self.run_one()
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
@@ -88,32 +115,35 @@ class SampleWriter:
             store.close()
 
     def _loop(self, store: Store) -> None:
-        pending: list[Sample] = []
+        """Gather what arrives for up to ``flush_interval_s`` after the first item, then commit it at once: a few
+        transactions a second however many streams run, and the thread wakes for the GIL as rarely."""
         stopping = False
         while not stopping:
-            try:
-                item = self._queue.get(timeout=self._flush_interval_s)
-            except queue.Empty:
-                item = None
-            while item is not None:
+            item = self._queue.get()
+            flush_at = time.monotonic() + self._flush_interval_s
+            pending: list[Sample] = []
+            while True:
                 if item is _STOP:
                     stopping = True
                     break
-                request, record = item  # type: ignore[misc]
-                pending.append(self._derive(request, record))
-                if len(pending) >= self._batch_size:
+                if isinstance(item, Sample):
+                    pending.append(item)
+                else:
+                    request, record = item  # type: ignore[misc]
+                    pending.append(self._derive(request, record))
+                left = flush_at - time.monotonic()
+                if len(pending) >= self._batch_size or left <= 0:
                     break
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=left)
                 except queue.Empty:
-                    item = None
+                    break
             if pending:
                 store.insert_samples(pending)
                 self.samples.extend(pending)
                 if self._on_sample is not None:
                     for sample in pending:
                         self._on_sample(sample)
-                pending = []
 
     def _derive(self, request: PlannedRequest, record: Exchange) -> Sample:
         sample = derive_sample(
@@ -124,7 +154,7 @@ class SampleWriter:
             sample_id=new_id(),
             run_id=self._run_id,
         )
-        if self._on_derived is not None:  # on this thread, off the timed path (audits read the answer text here)
+        if self._on_derived is not None:  # off the timed path (audits read the answer text here)
             self._on_derived(request, record, sample)
         return sample
 

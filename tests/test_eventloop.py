@@ -1,0 +1,121 @@
+"""The run's event loop: reads gathered only while they come fast, never past a timer, and background work only
+when no read is waiting (or when it has waited too long)."""
+
+from __future__ import annotations
+
+import selectors
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from probe.eventloop import GatheringSelector
+
+GAP_S = 0.001
+
+
+class FakeTime:
+    """A clock that moves only when slept on or told to."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class Work:
+    """Background work: ``items`` pieces, each taking ``piece_s`` of fake time."""
+
+    def __init__(self, time: FakeTime, items: int, *, since: float | None = None, piece_s: float = 0.0002) -> None:
+        self.time = time
+        self.left = items
+        self.since = time.now if since is None else since
+        self.piece_s = piece_s
+        self.done = 0
+
+    def waiting_since(self) -> float | None:
+        return self.since if self.left else None
+
+    def run_one(self) -> None:
+        self.left -= 1
+        self.done += 1
+        self.time.now += self.piece_s
+
+
+@pytest.fixture
+def setup() -> Iterator[tuple[GatheringSelector, FakeTime, socket.socket, socket.socket]]:
+    time = FakeTime()
+    selector = GatheringSelector(min_poll_gap_s=GAP_S, max_background_delay_s=0.1, clock=time.clock, sleep=time.sleep)
+    reader, writer = socket.socketpair()
+    selector.register(reader, selectors.EVENT_READ)
+    yield selector, time, reader, writer
+    selector.close()
+    reader.close()
+    writer.close()
+
+
+def become_busy(selector: GatheringSelector, time: FakeTime, writer: socket.socket) -> None:
+    """Two polls 0.2 ms apart, each finding a read: the rate of a busy loop."""
+    writer.send(b"x")
+    selector.select(5)
+    time.now += 0.0002
+    selector.select(5)
+    time.now += 0.0002
+
+
+def test_a_read_after_a_quiet_spell_is_taken_at_once(setup) -> None:
+    selector, time, _, writer = setup
+    writer.send(b"x")
+    assert selector.select(5) and time.slept == []
+    time.now += 0.05  # one stream: the next read comes 50 ms later
+    assert selector.select(5) and time.slept == []
+
+
+def test_a_busy_loop_polls_at_most_once_per_gap(setup) -> None:
+    selector, time, _, writer = setup
+    become_busy(selector, time, writer)
+    events = selector.select(5)
+    assert events and time.slept == [pytest.approx(GAP_S - 0.0002)]
+
+
+def test_gathering_never_sleeps_past_a_due_timer_nor_delays_ready_callbacks(setup) -> None:
+    selector, time, _, writer = setup
+    become_busy(selector, time, writer)
+    selector.select(0.0003)  # a timer is due in 0.3 ms
+    assert time.slept == [pytest.approx(0.0003)]
+    time.slept.clear()
+    selector.select(0)  # callbacks are ready to run
+    assert time.slept == []
+
+
+def test_background_work_waits_while_a_read_is_waiting(setup) -> None:
+    selector, time, _, writer = setup
+    work = Work(time, items=3)
+    selector.background = work
+    writer.send(b"x")
+    assert selector.select(5) and work.done == 0
+
+
+def test_background_work_runs_in_idle_time_until_a_timer_is_due(setup) -> None:
+    selector, time, _, _ = setup
+    work = Work(time, items=10, piece_s=0.002)
+    selector.background = work
+    assert selector.select(0.005) == []  # nothing to read: work until the timer 5 ms away is due
+    assert work.done == 3 and time.now == pytest.approx(100.006)
+    assert selector.select(0.05) == [] and work.left == 0  # a later timer: all the rest, then a poll
+
+
+def test_overdue_background_work_runs_even_when_reads_keep_coming(setup) -> None:
+    """A saturated loop is never idle; its samples must still be derived and committed."""
+    selector, time, _, writer = setup
+    work = Work(time, items=3, since=time.now - 0.2)
+    selector.background = work
+    writer.send(b"x")
+    assert selector.select(5) and work.done == 1
+    assert selector.select(0) and work.done == 2  # also when callbacks are ready
