@@ -14,6 +14,7 @@ client figure.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import resource
 import subprocess
@@ -32,6 +33,7 @@ def run_level(streams: int, model: str, loop: str, api: str) -> dict:
     import anyio
 
     from probe.derive import derive_sample
+    from probe.eventloop import new_event_loop
     from probe.dialects import get_dialect
     from probe.model import PlannedRequest, Target, Timeouts
     from probe.runner import run_plan
@@ -63,7 +65,8 @@ def run_level(streams: int, model: str, loop: str, api: str) -> dict:
                   backend_options={"use_uvloop": loop == "uvloop"})
         sim.reset()
         exchanges = []
-        writer = SampleWriter(db, run_id, {model: counter})
+        writer = SampleWriter(db, run_id, {model: counter}, derive_on_loop=loop == "probe")
+        loop_factory = {"probe": lambda: new_event_loop(background=writer), "asyncio": asyncio.new_event_loop}.get(loop)
         cpu_before, wall_before = time.process_time(), time.perf_counter()
 
         def sink(request, record):
@@ -72,7 +75,8 @@ def run_level(streams: int, model: str, loop: str, api: str) -> dict:
 
         with writer:
             sys.setswitchinterval(0.0005)
-            anyio.run(lambda: run_plan(plan, sink, concurrency=streams), backend_options={"use_uvloop": loop == "uvloop"})
+            anyio.run(lambda: run_plan(plan, sink, concurrency=streams),
+                      backend_options={"use_uvloop": loop == "uvloop", "loop_factory": loop_factory})
         cpu_s, wall_s = time.process_time() - cpu_before, time.perf_counter() - wall_before
         peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         records = {r.request_id: r for r in sim.records()}
@@ -112,8 +116,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,16,64,256")
     parser.add_argument("--model", default="bench-1tok", choices=["bench-1tok", "bench-3tok"])
-    parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"],
-                        help="event loop; uvloop (if installed) is here for comparison, probe itself uses asyncio")
+    parser.add_argument("--loop", default="probe", choices=["probe", "asyncio", "uvloop"],
+                        help="event loop: probe's own (reads gathered, derivation in idle time; what `probe run` uses), "
+                             "plain asyncio with derivation on the writer thread, or uvloop (if installed), for comparison")
     parser.add_argument("--api", default="openai-chat", choices=[*APIS, "all"], help="wire dialect (all: each in turn)")
     parser.add_argument("--level", type=int, help=argparse.SUPPRESS)  # internal: run one level in this process
     args = parser.parse_args()

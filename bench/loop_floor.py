@@ -1,11 +1,17 @@
 """What the event loop alone costs: client CPU per 1,000 chunks for a client that does nothing but stamp reads.
 
 The same workload as ``accuracy.py`` (the simulator in its own process, 200 ms to first token, one token every
-10 ms, 100 tokens, two requests per stream over keep-alive), read by a bare ``asyncio.Protocol`` whose
-``data_received`` only reads the clock and appends ``(t, bytes)``: no httpx, no parsing, no SQLite. Its CPU per
-chunk is the floor any asyncio client pays on this machine for one event-loop wake-up, one ``recv`` and one
-callback per read; probe's figure in ``accuracy.py`` is that floor plus probe's own work. Also prints the
-simulator's CPU per event (Linux), to show how much of the second core the server needs at each level.
+10 ms, 100 tokens, two requests per stream over keep-alive), read by a bare asyncio protocol that only reads the
+clock and appends ``(t, bytes)``: no httpx, no parsing, no SQLite. Three ways of reading, each in a fresh process:
+
+- ``plain``: an ``asyncio.Protocol``. asyncio ``recv``s a new 256 KiB ``bytes`` per read, which glibc serves with
+  mmap, mremap and munmap (three system calls and a page fault per read) unless something else in the process
+  happened to raise glibc's mmap threshold first.
+- ``buffered``: an ``asyncio.BufferedProtocol`` reading into one buffer it owns, as ``probe.transport`` does.
+- ``gathered``: the same, on probe's event loop (``probe.eventloop``), which polls at most once a millisecond
+  while reads come fast.
+
+Also prints the simulator's CPU per event (Linux), to show how much of the second core the server needs.
 
     .venv/bin/python bench/loop_floor.py [--levels 1,16,64,256]
 """
@@ -48,6 +54,25 @@ class StampOnly(asyncio.Protocol):
             self.done.set_exception(ConnectionError("closed before the end of the response"))
 
 
+class BufferedStampOnly(StampOnly, asyncio.BufferedProtocol):
+    """The same, reading into one buffer shared by every connection (the loop fills and hands it over in turn)."""
+
+    buffer = memoryview(bytearray(256 * 1024))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        now = time.perf_counter_ns()
+        data = bytes(self.buffer[:nbytes])
+        self.reads.append((now, data))
+        if data.endswith(LAST_CHUNK) and not self.done.done():
+            self.done.set_result(None)
+
+
+MODES = ("plain", "buffered", "gathered")
+
+
 def request_bytes(base_url: str) -> bytes:
     """The request probe's openai-chat dialect sends for the benchmark model, serialised by hand."""
     from probe.dialects import get_dialect
@@ -71,8 +96,11 @@ def process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_level(streams: int) -> dict:
+def run_level(streams: int, mode: str) -> dict:
+    from probe.eventloop import new_event_loop
     from probe.sim.process import spawn_sim_process
+
+    protocol_class = StampOnly if mode == "plain" else BufferedStampOnly
 
     with spawn_sim_process("bench", seed=1) as sim:
         url = urlsplit(sim.base_url)
@@ -80,7 +108,7 @@ def run_level(streams: int) -> dict:
 
         async def stream(rounds: int) -> int:
             loop = asyncio.get_running_loop()
-            transport, protocol = await loop.create_connection(StampOnly, url.hostname, url.port)
+            transport, protocol = await loop.create_connection(protocol_class, url.hostname, url.port)
             reads = 0
             for _ in range(rounds):
                 protocol.expect_response()
@@ -109,29 +137,37 @@ def run_level(streams: int) -> dict:
                 "sim_late_p99_ms": sim.lateness(("answer",)).p99_ms,
             }
 
-        return asyncio.run(measure())
+        loop = new_event_loop() if mode == "gathered" else asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(measure())
+        finally:
+            loop.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,16,64,256")
     parser.add_argument("--level", type=int, help=argparse.SUPPRESS)  # internal: run one level in this process
+    parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.level is not None:
-        print(json.dumps(run_level(args.level)))
+        print(json.dumps(run_level(args.level, args.mode)))
         return
     print("bare asyncio client (stamp + append only) against the simulator in its own process")
-    print(f"{'streams':>7} {'CPU/1k chunks':>13} {'reads/request':>13} {'sim CPU/1k events':>17} {'sim late p99':>12}")
+    print(f"{'streams':>7} {'reading':>9} {'CPU/1k chunks':>13} {'reads/request':>13} {'sim CPU/1k events':>17} "
+          f"{'sim late p99':>12}")
     for level in (int(x) for x in args.levels.split(",")):
-        out = subprocess.run([sys.executable, __file__, "--level", str(level)], capture_output=True, text=True,
-                             check=False)
-        if out.returncode != 0:
-            print(f"{level:>7} failed: {out.stderr.strip()[-400:]}")
-            continue
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        sim_cpu = f"{r['sim_cpu_ms_per_1k_events']:.1f} ms" if r["sim_cpu_ms_per_1k_events"] is not None else "n/a"
-        print(f"{level:>7} {r['cpu_ms_per_1k_chunks']:>10.1f} ms {r['reads_per_request']:>13.1f} {sim_cpu:>17} "
-              f"{r['sim_late_p99_ms']:>9.2f} ms")
+        for mode in MODES:
+            out = subprocess.run([sys.executable, __file__, "--level", str(level), "--mode", mode],
+                                 capture_output=True, text=True, check=False)
+            if out.returncode != 0:
+                print(f"{level:>7} {mode:>9} failed: {out.stderr.strip()[-400:]}")
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            sim_cpu = (f"{r['sim_cpu_ms_per_1k_events']:.1f} ms" if r["sim_cpu_ms_per_1k_events"] is not None
+                       else "n/a")
+            print(f"{level:>7} {mode:>9} {r['cpu_ms_per_1k_chunks']:>10.1f} ms {r['reads_per_request']:>13.1f} "
+                  f"{sim_cpu:>17} {r['sim_late_p99_ms']:>9.2f} ms")
 
 
 if __name__ == "__main__":
