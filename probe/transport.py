@@ -17,6 +17,7 @@ redirects (probe never follows them).
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import ssl
 import struct
@@ -32,6 +33,8 @@ Clock = Callable[[], int]
 
 MAX_HEAD_BYTES = 64 * 1024
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+_HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})\r\n")
 READS_EXTENSION = "probe_stamped_body"
 """Key of the request extension that carries the body size limit, and of the response's stamped body."""
 
@@ -90,7 +93,10 @@ async def open_socket(host: str, port: int) -> socket.socket:
     """A connected, non-blocking TCP socket to ``host:port``, kernel-stamped where the platform allows. The
     addresses are tried in the resolver's order; the last failure is raised."""
     loop = asyncio.get_running_loop()
-    addresses = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    try:  # an IP address needs no resolver, so no round trip through the loop's thread pool
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        addresses = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if not addresses:
         raise OSError(f"no address for {host}")
     failure: OSError | None = None
@@ -233,6 +239,15 @@ class _Connection(asyncio.BufferedProtocol):
 
     def _dechunk(self, now: int, data: bytes) -> None:
         """Strip chunked framing from one read, keeping its payload as one stamped piece."""
+        if not (self._frame or self._remaining or self._skip or self._trailer):
+            # the usual read of a stream: exactly one whole chunk, "<hex size>\r\n<payload>\r\n"
+            head = _CHUNK_SIZE_LINE.match(data)
+            if head is not None:
+                start = head.end()
+                end = start + int(head.group(1), 16)
+                if end > start and len(data) == end + 2 and data.endswith(b"\r\n"):
+                    self._keep(now, data[start:end])
+                    return
         buffer = self._frame + data if self._frame else data
         self._frame = b""
         size = len(buffer)
@@ -266,11 +281,11 @@ class _Connection(asyncio.BufferedProtocol):
                     self._finish()
                     return
                 continue
-            try:
-                chunk_size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
+            size_text = line.split(b";", 1)[0].strip()
+            if not _HEX_DIGITS.fullmatch(size_text):
                 self._protocol_error("a chunk size that is not hexadecimal")
                 return
+            chunk_size = int(size_text, 16)
             if chunk_size == 0:
                 self._trailer = True
             else:

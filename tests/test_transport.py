@@ -67,6 +67,16 @@ def test_one_stamp_per_read_that_carried_payload() -> None:
     assert [t for t, _ in connection.reads] == [2, 3]  # read 1 was the head only
 
 
+def test_reads_of_exactly_one_chunk_each_keep_one_piece_each() -> None:
+    """The common case of a stream (and the transport's fast path): a read per chunk, framing and all."""
+    head, rest = CHUNKED.split(b"\r\n\r\n", 1)
+    first, second, last = rest[:20], rest[20:42], rest[42:]
+    assert first.endswith(b"\n\n\r\n") and second.endswith(b"\n\n\r\n") and last == b"0\r\n\r\n"
+    connection = feed([head + b"\r\n\r\n", first, second, last])
+    assert connection.reads == [(2, b'data: {"a":1}\n\n'), (3, b'data: {"b":22}\n\n')]
+    assert connection.done.done() and connection.reusable
+
+
 def test_content_length_and_close_delimited_bodies() -> None:
     connection = feed([b"HTTP/1.1 429 Too Many Requests\r\ncontent-length: 5\r\nretry-after: 3\r\n\r\nhel", b"lo"])
     assert body(connection) == b"hello" and connection.done.done()
@@ -83,10 +93,12 @@ def test_interim_100_continue_is_skipped() -> None:
     "reads",
     [
         [b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"],
+        [b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", b"-5\r\nhello\r\n"],
+        [b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", b"0_5\r\nhello\r\n"],
         [b"SSH-2.0-OpenSSH\r\n\r\n"],
         [b"HTTP/1.1 200 OK\r\n" + b"x-filler: " + b"a" * 70_000],
     ],
-    ids=["bad chunk size", "not http", "huge head"],
+    ids=["bad chunk size", "negative chunk size", "chunk size with an underscore", "not http", "huge head"],
 )
 def test_bytes_that_are_not_http_fail_the_response(reads: list[bytes]) -> None:
     connection = feed(reads)
