@@ -85,8 +85,9 @@ def _collections_of_new_objects_only() -> Iterator[None]:
     """While streams are in flight, the cyclic garbage collector looks only at objects made since they started.
 
     A full collection walks every object alive, imports, tokenizer and plan included (about 35,000 objects, 18 ms
-    here), holding the GIL: no read is stamped meanwhile (a 64-stream bench run had one such 29-31 ms pause; frozen,
-    none). Frozen objects are still freed by reference counting; only cycles among them wait until the run is over.
+    here), holding the GIL: no read is taken meanwhile, and a read kept waiting past the next chunk is merged with
+    it, stamped as one (a 64-stream bench run had one such 29-31 ms pause; frozen, none). Frozen objects are still
+    freed by reference counting; only cycles among them wait until the run is over.
     """
     gc.freeze()
     try:
