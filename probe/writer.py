@@ -28,7 +28,11 @@ from probe.tokens import Counter
 _STOP = object()
 
 class SampleWriter:
-    """Derive and store samples on a dedicated thread (a SQLite connection belongs to its thread)."""
+    """Derive samples and store them on a dedicated thread (a SQLite connection belongs to its thread).
+
+    With ``derive_on_loop``, ``submit`` only queues the exchange, and the writer is the event loop's background
+    work: run the loop as ``probe.eventloop.new_event_loop(background=writer)``. Otherwise the thread derives too.
+    """
 
     def __init__(
         self,
@@ -80,12 +84,16 @@ class SampleWriter:
         return self._underived[0][0] if self._underived else None
 
     def run_one(self) -> None:
-        """Derive the oldest submitted exchange on the calling (event loop) thread and queue its sample to store."""
-        _, request, record = self._underived.popleft()
+        """Derive the oldest submitted exchange on the calling (event loop) thread and queue its sample to store.
+        It leaves the queue only once derived, so a Ctrl-C in the middle does not lose it (``close`` derives it)."""
+        _, request, record = self._underived[0]
         try:
-            self._queue.put(self._derive(request, record))
+            sample = self._derive(request, record)
         except Exception as error:  # a bug in a callback must not stop the loop: the next submit reports it
             self.error = error
+        else:
+            self._queue.put(sample)
+        self._underived.popleft()
 
     # ------------------------------------------------------------------
 
