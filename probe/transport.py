@@ -17,6 +17,7 @@ redirects (probe never follows them).
 from __future__ import annotations
 
 import asyncio
+import platform
 import re
 import socket
 import ssl
@@ -41,12 +42,17 @@ READS_EXTENSION = "probe_stamped_body"
 
 READ_BUFFER_BYTES = 256 * 1024
 
-# Linux's SO_TIMESTAMPNS (the generic value; Python's socket module does not export it): each recvmsg then carries
-# the time the kernel received the data, as a struct timespec in an SCM_TIMESTAMPNS control message.
+# Linux's SO_TIMESTAMPNS (Python's socket module does not export it): each recvmsg then carries the time the kernel
+# received the data, as a struct timespec in an SCM_TIMESTAMPNS control message. 35 is the value of the generic
+# socket options, which these architectures use (alpha, mips, parisc and sparc number them differently).
 _SO_TIMESTAMPNS = 35
+_GENERIC_SOCKET_OPTIONS = {"x86_64", "amd64", "i386", "i686", "aarch64", "arm64", "armv7l", "armv6l", "ppc64le",
+                           "ppc64", "s390x", "riscv64", "loongarch64"}
 _TIMESPEC = struct.Struct("@ll")
 _CONTROL_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
-KERNEL_STAMPS = sys.platform == "linux" and _CONTROL_BYTES > 0
+KERNEL_STAMPS = (
+    sys.platform == "linux" and _CONTROL_BYTES > 0 and platform.machine().lower() in _GENERIC_SOCKET_OPTIONS
+)
 """Whether reads are stamped by the kernel on this platform (see ``KernelStampedSocket``)."""
 MAX_KERNEL_AGE_NS = 60 * 10**9
 """A kernel stamp older than this (or in the future) means the wall clock was stepped in between: not used."""
