@@ -19,6 +19,7 @@ A connection belongs to the thread that opened it: open one `Store` per thread.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import socket
@@ -397,6 +398,13 @@ _json_ints: Callable[[tuple[int, ...]], str] = json.JSONEncoder(separators=(",",
 """Compact JSON array (``[0,2051,4100]``); a bound encoder skips ``json.dumps``' per-call setup."""
 
 
+@functools.lru_cache(maxsize=1024)
+def _json_token_counts(tokens: tuple[int, ...]) -> str:
+    """Tokens per chunk repeat from sample to sample (most chunks carry one token), so their text is cached:
+    encoding them was a sixth of a traced insert (bench/store.py)."""
+    return _json_ints(tokens)
+
+
 _sample_values = attrgetter(*SAMPLE_COLUMNS)
 _INSERT_SAMPLES = "INSERT OR IGNORE INTO samples ({}) VALUES ({})".format(
     ", ".join(SAMPLE_COLUMNS), ", ".join("?" * len(SAMPLE_COLUMNS))
@@ -596,7 +604,7 @@ class Store:
             return 0
         sample_rows = [_sample_values(s) for s in samples]
         trace_rows = [
-            (s.id, _json_ints(s.trace.offsets_us), _json_ints(s.trace.tokens), s.trace.channels)
+            (s.id, _json_ints(s.trace.offsets_us), _json_token_counts(s.trace.tokens), s.trace.channels)
             for s in samples
             if s.trace.offsets_us or s.trace.tokens or s.trace.channels
         ]
