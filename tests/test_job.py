@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from probe.job import run_job
 from probe.sim.server import SimServer
 from probe.store import Store
@@ -22,3 +24,24 @@ def test_a_run_derives_on_the_loop_thread_and_stores_every_sample(tmp_path) -> N
     assert derived_on == [threading.get_ident()] * 8  # run_job runs the loop on the calling thread
     with Store.open(db) as store:
         assert store.count_samples() == 8
+
+
+def test_a_failure_while_deriving_stops_the_run_and_keeps_what_was_stored(tmp_path) -> None:
+    """An error raised while a sample is derived (here by the on_derived callback) is not swallowed by the event
+    loop: the run stops with it, is marked failed, and the samples derived before it are stored."""
+    db = tmp_path / "results.db"
+    seen: list[str] = []
+
+    def breaks_on_the_third(request, exchange, sample) -> None:
+        seen.append(sample.id)
+        if len(seen) == 3:
+            raise RuntimeError("the callback broke")
+
+    with SimServer() as sim, pytest.raises(BaseException) as caught:
+        run_job(plan_for(sim.base_url, 12), db, concurrency=1, on_derived=breaks_on_the_third)
+    assert "the callback broke" in repr(caught.value)
+    with Store.open(db) as store:
+        (run,) = store.runs()
+        stored = {sample.id for sample in store.iter_samples()}
+    assert run.status == "failed"
+    assert stored == set(seen) - {seen[2]} and len(stored) >= 2  # all but the one that broke
