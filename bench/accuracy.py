@@ -1,20 +1,20 @@
 """How far probe's own overhead moves its numbers: TTFT and decode-speed error against the simulator's record.
 
 For 1, 16, 64 and 256 concurrent streams (200 ms to first token, one token every 10 ms, 100 tokens), each level
-runs in a fresh process through the production path (runner -> client -> writer thread -> SQLite) against a
-simulator in its own process, and prints: TTFT error p50/p99 (probe's arrival stamp minus the simulator's write
+runs in a fresh process through the production path (``probe.job.run_job``: runner -> client -> derivation in
+the loop's idle time -> writer thread -> SQLite) against a simulator in its own process, and prints: TTFT error p50/p99 (probe's arrival stamp minus the simulator's write
 time of the same bytes), decode-speed error p99, client CPU per 1,000 streamed chunks, peak RSS, and the
 simulator's own lateness on the token events being measured. A level whose simulator was late (p99 over 10 ms,
 one inter-chunk gap: the stream it sent was no longer the workload asked for) is reported as such, without a
 client figure.
 
     .venv/bin/python bench/accuracy.py [--levels 1,16,64,256] [--api openai-chat|...|all] [--model bench-1tok]
+                                       [--loop probe|asyncio|uvloop]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import resource
 import subprocess
@@ -33,8 +33,8 @@ def run_level(streams: int, model: str, loop: str, api: str) -> dict:
     import anyio
 
     from probe.derive import derive_sample
-    from probe.eventloop import new_event_loop
     from probe.dialects import get_dialect
+    from probe.job import run_job
     from probe.model import PlannedRequest, Target, Timeouts
     from probe.runner import run_plan
     from probe.sim.process import spawn_sim_process
@@ -56,27 +56,31 @@ def run_level(streams: int, model: str, loop: str, api: str) -> dict:
             for i in range(total)
         ]
         db = Path(tmp) / "bench.db"
-        with Store.open(db) as store:
-            run_id = store.begin_run(host="bench", region=None, probe_version="bench", config_hash="", command="bench",
-                                     samples_planned=total)
         warm_up = [PlannedRequest(provider="sim", model=model, api=api, target=target, prompt="warm-up",
                                   max_tokens=5, timeouts=timeouts)]
         anyio.run(lambda: run_plan(warm_up, lambda request, record: None, concurrency=1),  # imports, first connection
                   backend_options={"use_uvloop": loop == "uvloop"})
         sim.reset()
         exchanges = []
-        writer = SampleWriter(db, run_id, {model: counter}, derive_on_loop=loop == "probe")
-        loop_factory = {"probe": lambda: new_event_loop(background=writer), "asyncio": asyncio.new_event_loop}.get(loop)
-        cpu_before, wall_before = time.process_time(), time.perf_counter()
+        if loop == "probe":  # the production path, as `probe run` takes it
+            cpu_before, wall_before = time.process_time(), time.perf_counter()
+            run_job(plan, db, concurrency=streams, command="bench",
+                    on_derived=lambda request, record, sample: exchanges.append((request, record)))
+        else:  # for comparison: the design before probe's loop, derivation on the writer thread
+            with Store.open(db) as store:
+                run_id = store.begin_run(host="bench", region=None, probe_version="bench", config_hash="",
+                                         command="bench", samples_planned=total)
+            writer = SampleWriter(db, run_id, {model: counter})
+            cpu_before, wall_before = time.process_time(), time.perf_counter()
 
-        def sink(request, record):
-            exchanges.append((request, record))
-            writer.submit(request, record)
+            def sink(request, record):
+                exchanges.append((request, record))
+                writer.submit(request, record)
 
-        with writer:
-            sys.setswitchinterval(0.0005)
-            anyio.run(lambda: run_plan(plan, sink, concurrency=streams),
-                      backend_options={"use_uvloop": loop == "uvloop", "loop_factory": loop_factory})
+            with writer:
+                sys.setswitchinterval(0.0005)
+                anyio.run(lambda: run_plan(plan, sink, concurrency=streams),
+                          backend_options={"use_uvloop": loop == "uvloop"})
         cpu_s, wall_s = time.process_time() - cpu_before, time.perf_counter() - wall_before
         peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         records = {r.request_id: r for r in sim.records()}
