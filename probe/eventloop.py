@@ -58,7 +58,6 @@ class GatheringSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-t
         self.min_poll_gap_s = min_poll_gap_s
         self.max_background_delay_s = max_background_delay_s
         self.background: Background | None = None
-        self.polls = 0
         self._clock = clock
         self._sleep = sleep
         self._last_poll = float("-inf")
@@ -102,7 +101,6 @@ class GatheringSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-t
     def _polled(self, events: list[tuple[selectors.SelectorKey, int]]) -> list[tuple[selectors.SelectorKey, int]]:
         self._poll_before_last = self._last_poll
         self._last_poll = self._clock()
-        self.polls += 1
         return events
 
 
