@@ -45,3 +45,26 @@ def test_a_failure_while_deriving_stops_the_run_and_keeps_what_was_stored(tmp_pa
         stored = {sample.id for sample in store.iter_samples()}
     assert run.status == "failed"
     assert stored == set(seen) - {seen[2]} and len(stored) >= 2  # all but the one that broke
+
+
+def test_without_probes_loop_the_writer_thread_derives(tmp_path) -> None:
+    """The writer also works on any other event loop (the benchmark's comparison mode): there it derives too."""
+    import anyio
+
+    from probe.runner import run_plan
+    from probe.tokens import load_encoding
+    from probe.writer import SampleWriter
+
+    db = tmp_path / "results.db"
+    with Store.open(db) as store:
+        run_id = store.begin_run(host="h", region=None, probe_version="t", config_hash="", command="t",
+                                 samples_planned=5)
+    derived_on: list[int] = []
+    writer = SampleWriter(db, run_id, {"gpt-4.1-nano": load_encoding("o200k_base")},
+                          on_derived=lambda request, exchange, sample: derived_on.append(threading.get_ident()))
+    with SimServer() as sim, writer:
+        anyio.run(lambda: run_plan(plan_for(sim.base_url, 5), writer.submit, concurrency=2))
+    assert len(writer.samples) == 5 and all(sample.status == "ok" for sample in writer.samples)
+    assert len(derived_on) == 5 and threading.get_ident() not in derived_on
+    with Store.open(db) as store:
+        assert store.count_samples() == 5
