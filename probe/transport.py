@@ -175,6 +175,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.head = self._loop.create_future()
         self.done = self._loop.create_future()
         self._mode = "head"
+        self.last_read_ns = self._clock()  # no read of this response can be stamped before it was asked for
 
     @property
     def reusable(self) -> bool:
@@ -208,7 +209,8 @@ class _Connection(asyncio.BufferedProtocol):
         if sock is not None:
             age = sock.take_age_ns()
             if age is not None:
-                # the arrival time on this clock; never before the previous read of the response
+                # the arrival time on this clock; never before the previous read of the response, nor before the
+                # request (a wall clock stepped forward between arrival and read would make the age too large)
                 now = max(now - age, self.last_read_ns)
                 self.kernel_stamped_reads += 1
         self._received(now, bytes(self._read_buffer[:nbytes]))

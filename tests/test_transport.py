@@ -64,7 +64,7 @@ def test_chunked_body_is_the_same_at_every_split_point() -> None:
 def test_one_stamp_per_read_that_carried_payload() -> None:
     head, rest = CHUNKED.split(b"\r\n\r\n", 1)
     connection = feed([head + b"\r\n\r\n", rest[:20], rest[20:]])
-    assert [t for t, _ in connection.reads] == [2, 3]  # read 1 was the head only
+    assert [t for t, _ in connection.reads] == [3, 4]  # tick 1: the request; tick 2: the read of the head only
 
 
 def test_reads_of_exactly_one_chunk_each_keep_one_piece_each() -> None:
@@ -73,7 +73,7 @@ def test_reads_of_exactly_one_chunk_each_keep_one_piece_each() -> None:
     first, second, last = rest[:20], rest[20:42], rest[42:]
     assert first.endswith(b"\n\n\r\n") and second.endswith(b"\n\n\r\n") and last == b"0\r\n\r\n"
     connection = feed([head + b"\r\n\r\n", first, second, last])
-    assert connection.reads == [(2, b'data: {"a":1}\n\n'), (3, b'data: {"b":22}\n\n')]
+    assert connection.reads == [(3, b'data: {"a":1}\n\n'), (4, b'data: {"b":22}\n\n')]  # after request, head
     assert connection.done.done() and connection.reusable
 
 
@@ -244,3 +244,25 @@ def test_a_kernel_stamp_is_used_once_and_only_when_it_is_sane() -> None:
         assert sock.take_age_ns() is None
         sock.kernel_received_ns = time.time_ns() - 2 * MAX_KERNEL_AGE_NS
         assert sock.take_age_ns() is None
+
+
+def test_a_kernel_stamp_is_never_before_the_request_nor_the_previous_read() -> None:
+    """A wall clock stepped forward between a packet's arrival and its read makes its age look too large; the
+    stamp is then held at the request's start (or at the previous read), never before it."""
+
+    class SteppedClockSocket:
+        def take_age_ns(self) -> int:
+            return 5_000_000  # "arrived 5 s of clock ticks ago"
+
+    async def go() -> _Connection:
+        connection = _Connection(Ticks(), asyncio.get_running_loop())
+        connection.socket = SteppedClockSocket()  # type: ignore[assignment]
+        connection.begin(1 << 20, False)  # the request is sent at tick 1
+        head, rest = CHUNKED.split(b"\r\n\r\n", 1)
+        for data in (head + b"\r\n\r\n", rest):
+            connection._read_buffer[: len(data)] = data
+            connection.buffer_updated(len(data))
+        return connection
+
+    connection = asyncio.run(go())
+    assert connection.head.result()[2] == 1 and [t for t, _ in connection.reads] == [1]
