@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 
-from probe.config import Config, ProviderConfig
+from probe.config import Config, ModelConfig, ProviderConfig
 from probe.model import PlannedRequest, Target
 from probe.tokens import Counter, encoding_for_model, load_encoding
 from probe.workload import PromptMaker, Workload
@@ -26,6 +26,20 @@ def make_prompt(nonce: str) -> str:
 
 def new_nonce() -> str:
     return secrets.token_hex(6)
+
+
+def selected_pairs(
+    config: Config, keys: Mapping[str, str | None], providers: Sequence[str], models: Sequence[str]
+) -> list[tuple[ProviderConfig, ModelConfig]]:
+    """The (provider, model) pairs a command targets: providers with a key, filtered by exact names (an empty
+    filter keeps everything), in configuration order."""
+    return [
+        (provider, model)
+        for provider in config.providers
+        if provider.name in keys and (not providers or provider.name in providers)
+        for model in provider.models
+        if not models or model.name in models
+    ]
 
 
 def build_plan(
@@ -52,13 +66,7 @@ def build_plan(
     bursts: N consecutive requests to one endpoint, ``samples`` rounded up to whole bursts, for `run_plan`'s
     ``burst`` to send together. Without a workload, prompts are short and free-length (``make_prompt``).
     """
-    pairs = [
-        (provider, model)
-        for provider in config.providers
-        if provider.name in keys and (not providers or provider.name in providers)
-        for model in provider.models
-        if not models or model.name in models
-    ]
+    pairs = selected_pairs(config, keys, providers, models)
     burst = workload.concurrency if workload is not None and workload.concurrency else 1
     if max_tokens is None:
         max_tokens = workload.output_tokens if workload is not None else DEFAULT_MAX_TOKENS

@@ -6,7 +6,7 @@ import asyncio
 import socket
 import ssl
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +17,7 @@ from probe.sim import LatencyProfile, Simulator
 from probe.sim.server import new_event_loop
 from probe.model import StreamEvent, TextDelta
 from probe.sse import decode_all
+from probe.store import Store
 from tests.conftest import sse_fixture
 
 FAULT_KINDS = {
@@ -123,3 +124,18 @@ def parse_fixture(dialect: ModuleType, name: str) -> list[StreamEvent]:
 def texts(events: list[StreamEvent], channel: str) -> str:
     """The text a channel carried, across all its deltas."""
     return "".join(e.text for e in events if isinstance(e, TextDelta) and e.channel == channel)
+
+
+def assert_reads_only_the_report_index(store: Store, read: Callable[[], object]) -> None:
+    """``read`` runs its two SELECTs (count, then values) on the covering index alone, never on the table."""
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        read()
+    finally:
+        store.db.conn.set_trace_callback(None)
+    queries = [sql for sql in statements if sql.startswith("SELECT")]
+    assert len(queries) == 2
+    for query in queries:
+        plan = " ".join(row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + query))
+        assert "COVERING INDEX idx_samples_report" in plan

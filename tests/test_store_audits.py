@@ -11,6 +11,7 @@ from sqlite_utils import Database, Migrations
 
 from probe.model import AUDIT_WORKLOAD, AuditProbe, ChunkTrace, OutcomeCount, Sample
 from probe.store import MIGRATION_SET, Store, m001_initial, m002_scores_prices_report_index
+from tests.support import assert_reads_only_the_report_index
 
 
 def _sample(id: str, started: str, *, provider: str = "p", status: str = "ok", kind: str | None = None,
@@ -68,15 +69,9 @@ def test_outcome_counts_split_the_last_day(store: Store) -> None:
 def test_report_reads_leave_audit_requests_out_and_still_read_only_the_index(store: Store) -> None:
     assert sum(g.count for g in store.sample_groups()) == 4
     assert {r.samples for r in store.summary_rows()} == {4}
-    statements: list[str] = []
-    store.db.conn.set_trace_callback(statements.append)
-    store.sample_groups(since="2025-06-02T00:00:00.000Z", until="2025-06-05T00:00:00.000Z")
-    store.db.conn.set_trace_callback(None)
-    queries = [sql for sql in statements if sql.startswith("SELECT")]
-    assert len(queries) == 2
-    for query in queries:
-        plan = " ".join(row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + query))
-        assert "COVERING INDEX idx_samples_report" in plan
+    assert_reads_only_the_report_index(
+        store, lambda: store.sample_groups(since="2025-06-02T00:00:00.000Z", until="2025-06-05T00:00:00.000Z")
+    )
 
 
 def test_a_database_from_before_m003_gains_audits(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 from probe.model import Sample
 from probe.report.data import STALE_AFTER_S, STALE_FLOOR_S, stale_limit_s, usual_interval_s
 from probe.store import Store
+from tests.support import assert_reads_only_the_report_index
 
 
 def sample(sample_id: str, run_id: str, model: str, started_at: str, workload: str | None, **values: object) -> Sample:
@@ -37,15 +38,10 @@ def test_sample_groups_filter_by_workload_or_keep_every_sample(store: Store) -> 
 
 
 def test_a_workload_filter_still_reads_only_the_covering_index(store: Store) -> None:
-    statements: list[str] = []
-    store.db.conn.set_trace_callback(statements.append)
-    store.sample_groups(since="2025-06-01T00:00:00.000Z", until="2025-06-02T00:00:00.000Z", workload="1k")
-    store.db.conn.set_trace_callback(None)
-    queries = [sql for sql in statements if sql.startswith("SELECT")]
-    assert len(queries) == 2
-    for query in queries:
-        plan = " ".join(row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + query))
-        assert "COVERING INDEX idx_samples_report" in plan
+    assert_reads_only_the_report_index(
+        store,
+        lambda: store.sample_groups(since="2025-06-01T00:00:00.000Z", until="2025-06-02T00:00:00.000Z", workload="1k"),
+    )
 
 
 def test_workload_counts_name_every_workload_and_the_unrecorded(store: Store) -> None:

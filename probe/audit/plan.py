@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from probe.audit.canaries import CANARIES, CANARY_MAX_TOKENS, Canary, normalize_answer
 from probe.config import Config, ProviderConfig
 from probe.model import AUDIT_WORKLOAD, AuditProbe, AuditProbeKind, PlannedRequest, Sample, Target
+from probe.plan import selected_pairs
 
 MAX_LENGTH_PROBE_TOKENS = 16
 """The maximum a max-length probe asks for: an honest endpoint stops there, with a length finish reason."""
@@ -68,13 +69,7 @@ def build_audit_plan(
     region: str | None = None,
 ) -> list[AuditRequest]:
     """The audit requests for every (provider, model) with a key, filtered by exact names, interleaved by probe."""
-    pairs = [
-        (provider, model)
-        for provider in config.providers
-        if provider.name in keys and (not providers or provider.name in providers)
-        for model in provider.models
-        if not models or model.name in models
-    ]
+    pairs = selected_pairs(config, keys, providers, models)
     plan: list[AuditRequest] = []
     for canary in (*CANARIES, None):
         for provider, model in pairs:
