@@ -95,6 +95,20 @@ class KernelStampedSocket(socket.socket):
         return age if 0 <= age < MAX_KERNEL_AGE_NS else None
 
 
+def keep_kernel_stamping_on() -> socket.socket | None:
+    """A socket held open only so that the kernel keeps stamping received packets.
+
+    Linux stamps packets only while some socket wants stamps, and it turns stamping on in deferred work: the first
+    packets after the first such socket opens (or after the last one closed) can arrive unstamped, and fall back to
+    the clock. A transport that holds this socket for its lifetime keeps stamping on across connection churn.
+    """
+    if not KERNEL_STAMPS:
+        return None
+    keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    keeper.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    return keeper
+
+
 async def open_socket(host: str, port: int) -> socket.socket:
     """A connected, non-blocking TCP socket to ``host:port``, kernel-stamped where the platform allows. The
     addresses are tried in the resolver's order; the last failure is raised."""
@@ -472,6 +486,7 @@ class StampingTransport(httpx.AsyncBaseTransport):
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._open: set[_Connection] = set()
         self._read_buffer = new_read_buffer()
+        self._stamping_keeper = keep_kernel_stamping_on()
 
     def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -591,6 +606,8 @@ class StampingTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         """Close every connection and wait (briefly) until the sockets are really closed: a TLS close is
         asynchronous, and a loop that stops before it finishes leaks the socket."""
+        if self._stamping_keeper is not None:
+            self._stamping_keeper.close()
         connections = list(self._open)
         self._open.clear()
         self._idle.clear()

@@ -213,6 +213,7 @@ def test_a_read_is_stamped_when_its_bytes_arrived_not_when_a_busy_loop_took_them
     async def go() -> tuple[int, int, list[tuple[int, bytes]], int]:
         transport = StampingTransport()
         try:
+            wait_until_the_kernel_stamps_reads()  # the kernel turns stamping on in deferred work
             response = await transport.handle_async_request(httpx.Request("GET", f"http://127.0.0.1:{port}/"))
             blocked_ns = time.perf_counter_ns()
             time.sleep(0.3)  # the loop is busy elsewhere while the body arrives
@@ -230,6 +231,39 @@ def test_a_read_is_stamped_when_its_bytes_arrived_not_when_a_busy_loop_took_them
     (stamp, _), = reads
     assert body_sent_ns[0] <= stamp < body_sent_ns[0] + 50_000_000  # within 50 ms of the write (not 250 ms later)
     assert resumed_ns - blocked_ns >= 300_000_000 and stamp < resumed_ns - 200_000_000
+
+
+def wait_until_the_kernel_stamps_reads(timeout_s: float = 5.0) -> None:
+    """Linux turns packet stamping on in deferred work when the first socket asks for it: wait until it has."""
+    deadline = time.monotonic() + timeout_s
+    with socket.create_server(("127.0.0.1", 0)) as server, \
+            KernelStampedSocket(socket.AF_INET, socket.SOCK_STREAM) as client:
+        client.connect(server.getsockname())
+        sender, _ = server.accept()
+        with sender:
+            while time.monotonic() < deadline:
+                sender.sendall(b"x")
+                client.recv_into(bytearray(1))
+                if client.take_age_ns() is not None:
+                    return
+                time.sleep(0.001)
+    raise AssertionError("the kernel never stamped a read")
+
+
+@pytest.mark.skipif(not KERNEL_STAMPS, reason="reads are stamped by the kernel on Linux only")
+def test_a_transport_keeps_kernel_stamping_on_for_its_lifetime() -> None:
+    """Stamping is on only while some socket wants it, and turning it on is deferred: without a socket held for the
+    transport's lifetime, the first reads after every idle spell with no connection open would use the clock."""
+
+    async def go() -> tuple[int, bool]:
+        transport = StampingTransport()
+        keeper = transport._stamping_keeper
+        assert keeper is not None
+        wants_stamps = keeper.getsockopt(socket.SOL_SOCKET, 35)
+        await transport.aclose()
+        return wants_stamps, keeper.fileno() == -1
+
+    assert anyio.run(go) == (1, True)
 
 
 def test_a_kernel_stamp_is_used_once_and_only_when_it_is_sane() -> None:
