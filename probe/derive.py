@@ -38,6 +38,7 @@ from probe.model import (
     TextDelta,
     UsageReport,
 )
+from probe.dialects import int_or_none
 from probe.redact import redact, scrub, without_secrets
 from probe.sse import SSEDecoder
 from probe.timing import NS_PER_S, TokenArrivals, decode_speed, seconds_between, stream_timing
@@ -232,11 +233,13 @@ def _merged_usage(reports: list[UsageReport]) -> UsageReport:
 
 
 def _last_reported(values: Iterable[int | None]) -> int | None:
+    """The last count reported; ``None`` if none was, or if it is past what SQLite stores (a dialect's sum of
+    absurd counts)."""
     last = None
     for value in values:
         if value is not None:
             last = value
-    return last
+    return int_or_none(last)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

@@ -35,6 +35,10 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume one read; return the events it completed (often zero or one)."""
+        if self._started and not (self._buffer or self._skip_lf or self._data) and chunk.endswith(b"\n\n"):
+            event = self._whole_event(chunk)
+            if event is not None:
+                return [event]
         lines = self._complete_lines(chunk)
         if not lines:
             return []
@@ -57,6 +61,27 @@ class SSEDecoder:
             else:
                 self._field(raw.decode("utf-8", errors="replace"))
         return events
+
+    def _whole_event(self, chunk: bytes) -> SSEEvent | None:
+        """The usual read of a stream, decoded without splitting it into lines: exactly one event, either
+        ``data: X`` or ``event: E`` then ``data: X``, LF-terminated, with nothing pending before it. ``None`` for
+        any other read, which the general rules then take; both paths give the same event."""
+        first_end = chunk.find(b"\n")
+        last_end = len(chunk) - 2
+        if first_end == last_end and chunk.startswith(b"data: "):
+            name, data = self._event, chunk[6:last_end]
+        elif (
+            chunk.startswith(b"event: ")
+            and chunk.find(b"\n", first_end + 1) == last_end
+            and chunk.startswith(b"data: ", first_end + 1)
+        ):
+            name, data = chunk[7:first_end].decode("utf-8", errors="replace"), chunk[first_end + 7 : last_end]
+        else:
+            return None
+        if chunk.find(b"\r") != -1:  # a CR would end a line too
+            return None
+        self._event = ""
+        return SSEEvent(data.decode("utf-8", errors="replace"), name or "message", self._id)
 
     def close(self) -> list[SSEEvent]:
         """End of stream: a trailing line without its end-of-line is still a line, but the unterminated event is

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from probe.derive import MAX_LINE_BYTES, derive_sample
-from probe.dialects import openai_chat
+from probe.dialects import anthropic_messages, openai_chat
 from probe.model import Exchange, PlannedRequest, Target
+from probe.store import Store
 from tests.support import WordCounter
 
 MS = 1_000_000
@@ -70,6 +71,30 @@ def test_decode_speed_excludes_the_tokens_of_the_first_chunk() -> None:
     assert sample.trace.tokens == (3, 3, 3, 3)
     assert sample.trace.offsets_us == (200_000, 230_000, 260_000, 290_000)
     assert sample.trace.channels == "aaaa"
+
+
+def test_a_usage_count_too_large_to_store_is_replaced_by_the_tokenizer_count(tmp_path) -> None:
+    """A count past SQLite's integer range would make the store refuse the sample (and stop the run); it is
+    treated as not reported, and the sample still lands."""
+    reads = [(200 * MS, chunk(" a b")), (210 * MS, chunk(" c")), (220 * MS, chunk(finish="stop") + usage(5, 2**70) + DONE)]
+    sample = derive(stream(reads))
+    assert (sample.status, sample.output_tokens, sample.tokens_source) == ("ok", 3, "tokenizer")
+    with Store.open(tmp_path / "results.db") as store:
+        assert store.insert_samples([sample]) == 1
+
+
+def test_a_sum_of_usage_counts_too_large_to_store_is_not_reported() -> None:
+    """Anthropic's input is three counts added up: each fits, their sum may not."""
+    big = 2**62
+    body = (b'event: message_start\ndata: {"type":"message_start","message":{"model":"m","usage":{"input_tokens":%d,'
+            b'"cache_creation_input_tokens":%d,"cache_read_input_tokens":%d,"output_tokens":1}}}\n\n') % (big, big, big)
+    body += (b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta",'
+             b'"text":" a b"}}\n\n'
+             b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":'
+             b'{"output_tokens":2}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n')
+    sample = derive_sample(stream([(200 * MS, body)]), request(), anthropic_messages,
+                           WordCounter(), sample_id="s1", run_id="r1")
+    assert (sample.status, sample.input_tokens, sample.output_tokens) == ("ok", None, 2)
 
 
 def test_events_sharing_a_read_with_the_first_token_are_excluded_too() -> None:

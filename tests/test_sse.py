@@ -152,3 +152,36 @@ def test_a_trailing_line_without_its_end_is_processed_at_close() -> None:
     decoder.feed(b"data: a\n\ndata: b")
     decoder.close()
     assert decoder.pending_at_eof
+
+
+def one_read_per_event(body: bytes) -> list[bytes]:
+    """The body cut after every blank line: how a streaming server usually writes it."""
+    pieces = body.split(b"\n\n")
+    return [piece + b"\n\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_a_recorded_body_read_event_by_event_decodes_as_a_whole(path) -> None:
+    """Reads of exactly one event take a shortcut past line splitting; it gives the events the rules give."""
+    body = path.read_bytes()
+    assert decode_all(one_read_per_event(body)) == decode_all([body])
+
+
+@pytest.mark.parametrize(
+    ("reads", "want"),
+    [
+        ([b"data: a\n\n", b"event: e\n", b"data: b\n\n", b"data: c\n\n"],
+         [SSEEvent(data="a"), SSEEvent(data="b", event="e"), SSEEvent(data="c")]),
+        ([b"data: a\n\n", b"id: 9\n", b"data: b\n\n", b"event: x\ndata: c\n\n"],
+         [SSEEvent(data="a"), SSEEvent(data="b", id="9"), SSEEvent(data="c", event="x", id="9")]),
+        ([b"data: a\n\n", b"data: b\n", b"data: c\n\n"], [SSEEvent(data="a"), SSEEvent(data="b\nc")]),
+        ([b"data: a\n\n", b"data: b\r\n\n", b"event: \ndata: \n\n"],
+         [SSEEvent(data="a"), SSEEvent(data="b"), SSEEvent(data="")]),
+        ([b"data: a\n\n", b"event: e\n\n", b"data: b\ndata: c\n\n"], [SSEEvent(data="a"), SSEEvent(data="b\nc")]),
+    ],
+    ids=["event-name-from-an-earlier-read", "id-from-an-earlier-read", "data-pending-from-an-earlier-read",
+         "cr-and-empty-fields", "event-without-data-and-two-data-lines"],
+)
+def test_a_one_event_read_keeps_what_earlier_reads_left(reads: list[bytes], want: list[SSEEvent]) -> None:
+    """The shortcut applies only when nothing is pending, and carries the event name and last ID as the rules do."""
+    assert decode_all(reads) == want

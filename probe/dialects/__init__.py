@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import importlib
 import json
-import json.scanner
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
+
+import orjson
 
 from probe.model import ErrorKind, HttpRequest, SSEEvent, StreamEvent, StreamFailed, Target
 
@@ -109,24 +110,20 @@ def json_post(target: Target, path: str, body: Mapping[str, Any]) -> HttpRequest
     )
 
 
-_scan_json_value = json.scanner.make_scanner(json.JSONDecoder())
-"""The C scanner behind ``json.loads``, called directly: ``loads`` adds two regex scans for surrounding whitespace
-and several checks that cost about a microsecond per streamed event."""
-
-
 def load_json_object(data: str) -> dict[str, Any] | None:
-    """Parse an SSE data payload; ``None`` when it is not a JSON object (a protocol error for the caller)."""
-    if data[:1] == "{":  # nearly every payload: one object, nothing around it
-        try:
-            value, end = _scan_json_value(data, 0)
-        except (StopIteration, ValueError):
-            return None
-        if end == len(data):
-            return value
+    """Parse an SSE data payload; ``None`` when it is not a JSON object (a protocol error for the caller).
+
+    orjson parses a streamed event in a third of the time ``json`` takes (this runs for every event of every
+    sample). It refuses what ``json`` accepts as an extension (NaN, Infinity) and lone surrogate escapes; those go
+    to ``json``, so the two agree on every payload, except integers past 64 bits, which orjson reads as floats
+    (no count of that size is usable: see ``int_or_none``)."""
     try:
-        value = json.loads(data)
-    except ValueError:
-        return None
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            value = json.loads(data)
+        except ValueError:
+            return None
     return value if isinstance(value, dict) else None
 
 
@@ -154,8 +151,14 @@ def error_message(body: bytes) -> str:
 
 
 def int_or_none(value: object) -> int | None:
-    """A token count as the provider sent it: an int, or ``None`` when absent, null or not a number."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A token count as the provider sent it: an int, or ``None`` when absent, null, not a whole number, or
+    outside 0 .. 2**63 - 1 (a negative count means nothing, and SQLite cannot store a larger one)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT:
+        return value
+    return None
+
+
+_MAX_COUNT = 2**63 - 1
 
 
 _CONTEXT_LENGTH_PHRASES = ("context length", "context window", "prompt is too long", "maximum number of tokens")
