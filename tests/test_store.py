@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from probe.model import ChunkTrace, Sample
-from probe.store import _MIGRATIONS, MIGRATION_SET, SAMPLE_COLUMNS, Store, StoreError, SummaryRow
+from probe.store import _MIGRATIONS, MIGRATION_SET, PAGE_SIZE_BYTES, SAMPLE_COLUMNS, Store, StoreError, SummaryRow
 
 MIGRATION_NAMES = [step.__name__ for step in _MIGRATIONS]  # m001_initial, then every appended migration
 
@@ -119,6 +119,21 @@ def test_wal_busy_timeout_and_synchronous_are_set(store: Store) -> None:
     assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_a_new_database_has_8_kib_pages_and_an_older_one_keeps_its_own(tmp_path: Path) -> None:
+    """Larger pages make traced inserts faster; a file made with 4 KiB pages (before) opens and works as it is."""
+    with Store.open(tmp_path / "new.db") as store:
+        assert store.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE_BYTES == 8192
+    older = tmp_path / "older.db"
+    Store.open(older).close()
+    conn = sqlite3.connect(older, isolation_level=None)
+    for statement in ("PRAGMA journal_mode=DELETE", "PRAGMA page_size=4096", "VACUUM"):  # as probe made it before
+        conn.execute(statement)
+    conn.close()
+    with Store.open(older) as store:
+        assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert store.insert_samples([make_sample()]) == 1
 
 
 # --------------------------------------------------------------------------- samples
