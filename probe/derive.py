@@ -9,7 +9,7 @@ Decisions worth knowing:
   the timing of the rest can be trusted, and a skipped line would silently inflate decode speed.
 - Token counts come from the provider's usage when it reported them (``tokens_source = 'usage'``), else from the
   offline tokenizer over the streamed text (``'tokenizer'``). Per-chunk counts in the trace always come from
-  the tokenizer.
+  the tokenizer. A reported count that is not a whole number from 0 to 2**63 - 1 counts as not reported.
 - Reasoning a provider bills but does not stream (OpenAI's hidden reasoning) was generated before the first
   visible token, so it is left out of the decode-speed numerator.
 - A line longer than ``MAX_LINE_BYTES`` (1 MiB) fails the sample as ``too_large`` before anything is decoded:

@@ -51,8 +51,9 @@ def test_run_stores_one_row_per_request_and_exits_0(sim, tmp_path: Path, monkeyp
     assert rows(db, "select model, status, count(*) from samples group by model, status order by model") == [
         ("model-a", "ok", 3), ("model-b", "ok", 3)]
     assert rows(db, "select status, samples_planned from runs") == [("completed", 6)]
-    (ttft, ttfat, tps, source), *_ = rows(db, "select ttft_s, ttfat_s, output_tps, tokens_source from samples")
-    assert ttft > 0.015 and ttfat == ttft and tps > 0 and source == "usage"
+    for ttft, ttfat, tps, source in rows(db, "select ttft_s, ttfat_s, output_tps, tokens_source from samples"):
+        # A decode speed needs two reads with tokens: on a starved machine this 18 ms answer can come in one read.
+        assert ttft > 0.015 and ttfat == ttft and (tps is None or tps > 0) and source == "usage"
     assert "model-a" in result.output and "6 samples stored" in result.output
 
 

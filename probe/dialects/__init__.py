@@ -150,15 +150,15 @@ def error_message(body: bytes) -> str:
     return truncate(text)
 
 
+_MAX_COUNT = 2**63 - 1  # SQLite's largest integer
+
+
 def int_or_none(value: object) -> int | None:
     """A token count as the provider sent it: an int, or ``None`` when absent, null, not a whole number, or
     outside 0 .. 2**63 - 1 (a negative count means nothing, and SQLite cannot store a larger one)."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT:
         return value
     return None
-
-
-_MAX_COUNT = 2**63 - 1
 
 
 _CONTEXT_LENGTH_PHRASES = ("context length", "context window", "prompt is too long", "maximum number of tokens")
