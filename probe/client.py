@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -85,41 +85,53 @@ async def exchange(
         "pool": timeouts.connect_s,
     }
     headers = list(request.headers) + list(request.secret_headers)
-    extensions = {"timeout": timeout_extension, "trace": trace, READS_EXTENSION: max_body_bytes}
     stamping = client.stamping_transport if isinstance(client, StampingClient) else None
-    if stamping is not None:
-        http_request = httpx.Request(request.method, _parsed_url(request.url), headers=headers, content=request.body,
-                                     extensions=extensions)
-    else:  # any other client (tests with respx) goes through httpx's own send path
+    http_request: httpx.Request | None = None
+    if stamping is None:  # any other client (tests with respx) goes through httpx's own send path
+        extensions = {"timeout": timeout_extension, "trace": trace, READS_EXTENSION: max_body_bytes}
         http_request = client.build_request(request.method, request.url, headers=headers, content=request.body,
                                             extensions=extensions)
+    else:
+        url = _parsed_url(request.url)
+        wire_headers = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers]
     started_at = utc_now_iso()
     record = Exchange(started_ns=clock(), started_at=started_at)  # after building: that is not the endpoint's time
     reads = record.reads
     received = 0
+    body: StampedBody | None = None
     response: httpx.Response | None = None
     with anyio.move_on_after(timeouts.total_s) as deadline:
         try:
             if stamping is not None:
-                response = await stamping.handle_async_request(http_request)
+                stamped = await stamping.send(request.method, url, wire_headers, request.body,
+                                              timeouts=timeout_extension, trace=trace, max_body=max_body_bytes)
+                body = stamped.body
+                record.headers_ns = stamped.headers_ns
+                record.status = stamped.status
+                fields = stamped.header_fields()
             else:
+                assert http_request is not None
                 response = await client.send(http_request, stream=True)
-            record.headers_ns = (
-                response.extensions.get("probe_headers_ns")
-                or phase_marks.get("http11.receive_response_headers.complete")
-                or clock()
-            )
-            record.status = response.status_code
-            record.content_type = response.headers.get("content-type")
-            record.retry_after = _retry_after(response.headers)
-            record.request_id = _request_id(response.headers)
+                record.headers_ns = (
+                    response.extensions.get("probe_headers_ns")
+                    or phase_marks.get("http11.receive_response_headers.complete")
+                    or clock()
+                )
+                record.status = response.status_code
+                fields = dict(response.headers.items())
+                stamped_body = response.extensions.get(READS_EXTENSION)  # a stamping transport under another client
+                if isinstance(stamped_body, StampedBody):
+                    body = stamped_body
+            record.content_type = fields.get("content-type")
+            record.retry_after = _retry_after(fields)
+            record.request_id = _request_id(fields)
             timeout_extension["read"] = timeouts.stall_s
-            body = response.extensions.get(READS_EXTENSION)
-            if isinstance(body, StampedBody):  # stamped by the transport as each read arrived
+            if body is not None:  # stamped by the transport as each read arrived
                 record.reads = body.reads
                 await body.wait()
                 record.truncated = body.truncated
             else:  # any other transport (tests with respx): stamp here, one read at a time
+                assert response is not None
                 async for chunk in response.aiter_raw():
                     reads.append((clock(), chunk))
                     received += len(chunk)
@@ -136,6 +148,8 @@ async def exchange(
             if response is not None:
                 with anyio.CancelScope(shield=True):
                     await response.aclose()
+            elif body is not None:
+                body.close()
     record.ended_ns = clock()
     if deadline.cancelled_caught:
         record.failure = ("timeout", f"no complete response within the total timeout of {timeouts.total_s:g} s")
@@ -143,7 +157,7 @@ async def exchange(
     return record
 
 
-def _retry_after(headers: httpx.Headers) -> str | None:
+def _retry_after(headers: Mapping[str, str]) -> str | None:
     """Azure's ``retry-after-ms`` is more precise than ``retry-after``; keep the raw seconds text either way."""
     milliseconds = headers.get("retry-after-ms")
     if milliseconds:
@@ -157,7 +171,7 @@ def _retry_after(headers: httpx.Headers) -> str | None:
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-generation-id", "x-sim-request-id")
 
 
-def _request_id(headers: httpx.Headers) -> str | None:
+def _request_id(headers: Mapping[str, str]) -> str | None:
     for name in _REQUEST_ID_HEADERS:
         value = headers.get(name)
         if value:

@@ -24,7 +24,8 @@ import ssl
 import struct
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -460,6 +461,10 @@ class StampedBody(httpx.AsyncByteStream):
             yield piece
 
     async def aclose(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Hand the connection back (for reuse when the body was read to its end). Idempotent; never waits."""
         if self._closed:
             return
         self._closed = True
@@ -467,6 +472,37 @@ class StampedBody(httpx.AsyncByteStream):
         if connection.done is not None and connection.done.done() and not connection.done.cancelled():
             connection.done.exception()  # retrieved: an error here was already reported to the caller
         self._release(connection)
+
+
+@dataclass(slots=True)
+class StampedResponse:
+    """What ``StampingTransport.send`` returns: the response head as received, when it arrived (the clock's ns, the
+    kernel's receive time where reads are kernel-stamped), and the body, still being stamped read by read."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    headers_ns: int
+    body: StampedBody
+
+    def header_fields(self) -> dict[str, str]:
+        """Header names lowercased; a name sent more than once has its values joined with ", ", as httpx does."""
+        fields: dict[str, str] = {}
+        for name, raw in self.headers:
+            key = name.decode("latin-1").lower()
+            value = _header_text(raw)
+            fields[key] = f"{fields[key]}, {value}" if key in fields else value
+        return fields
+
+
+def _header_text(value: bytes) -> str:
+    """A header value as text: ASCII, else UTF-8, else Latin-1 (httpx's order)."""
+    try:
+        return value.decode("ascii")
+    except UnicodeDecodeError:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value.decode("latin-1")
 
 
 class StampingTransport(httpx.AsyncBaseTransport):
@@ -494,25 +530,62 @@ class StampingTransport(httpx.AsyncBaseTransport):
         return self._ssl
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        trace = request.extensions.get("trace")
-        scheme = request.url.scheme
-        host = request.url.host
-        port = request.url.port or (443 if scheme == "https" else 80)
+        """httpx's transport interface, for any httpx client: ``send`` wrapped in httpx's request and response."""
+        response = await self.send(
+            request.method,
+            request.url,
+            request.headers.raw,
+            request.content,
+            timeouts=request.extensions.get("timeout", {}),
+            trace=request.extensions.get("trace"),
+            max_body=int(request.extensions.get(READS_EXTENSION, DEFAULT_MAX_BODY_BYTES)),
+            request=request,
+        )
+        return httpx.Response(
+            response.status,
+            headers=response.headers,
+            stream=response.body,
+            # httpx wraps the stream it is given, so the stamped body is handed over as an extension too.
+            extensions={"http_version": b"HTTP/1.1", "probe_headers_ns": response.headers_ns, READS_EXTENSION: response.body},
+            request=request,
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Sequence[tuple[bytes, bytes]],
+        body: bytes,
+        *,
+        timeouts: Mapping[str, float | None],
+        trace: Any = None,
+        max_body: int = DEFAULT_MAX_BODY_BYTES,
+        request: httpx.Request | None = None,
+    ) -> StampedResponse:
+        """Send one request; return once its response head has arrived, with the body still being stamped.
+
+        probe's client calls this directly: httpx's ``Request`` and ``Response`` (header normalisation, URL
+        checks) cost about 50 µs a request and nothing here needs them. ``timeouts`` is read again when the body
+        starts (its "read" entry bounds the wait for the head, then each gap between reads), so a caller can
+        switch it once the head is in. ``trace`` gets httpx's connection phase names. Errors are httpx's
+        exceptions; ``request`` is only attached to them.
+        """
+        scheme = url.scheme
+        host = url.host
+        port = url.port or (443 if scheme == "https" else 80)
         origin = (scheme, host, port)
-        message = _serialize(request, host, port, scheme)
-        max_body = int(request.extensions.get(READS_EXTENSION, DEFAULT_MAX_BODY_BYTES))
+        message = wire_request(method, url, headers, body)
         connection = self._idle_connection(origin)
         reused = connection is not None
         while True:
             if connection is None:
                 connection = await self._connect(origin, timeouts.get("connect"), trace)
-            connection.begin(max_body, request.method == "HEAD")
+            connection.begin(max_body, method == "HEAD")
             try:
                 assert connection.transport is not None and connection.head is not None
                 connection.transport.write(message)
                 with anyio.fail_after(timeouts.get("read")):
-                    status, headers, headers_ns = await asyncio.shield(connection.head)
+                    status, response_headers, headers_ns = await asyncio.shield(connection.head)
                 break
             except TimeoutError:
                 self._discard(connection)
@@ -531,17 +604,10 @@ class StampingTransport(httpx.AsyncBaseTransport):
             await trace("http11.receive_response_headers.complete", {"probe_t_ns": headers_ns})
 
         def read_timeout() -> float | None:
-            return request.extensions.get("timeout", {}).get("read")
+            return timeouts.get("read")
 
-        body = StampedBody(connection, lambda c: self._release(origin, c), read_timeout, self._clock)
-        return httpx.Response(
-            status,
-            headers=headers,
-            stream=body,
-            # httpx wraps the stream it is given, so the stamped body is handed over as an extension too.
-            extensions={"http_version": b"HTTP/1.1", "probe_headers_ns": headers_ns, READS_EXTENSION: body},
-            request=request,
-        )
+        stamped = StampedBody(connection, lambda c: self._release(origin, c), read_timeout, self._clock)
+        return StampedResponse(status, response_headers, headers_ns, stamped)
 
     def _idle_connection(self, origin: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(origin)
@@ -620,18 +686,20 @@ class StampingTransport(httpx.AsyncBaseTransport):
                 await asyncio.wait(pending)
 
 
-def _serialize(request: httpx.Request, host: str, port: int, scheme: str) -> bytes:
-    target = request.url.raw_path
-    lines = [request.method.encode() + b" " + target + b" HTTP/1.1"]
-    default_port = 443 if scheme == "https" else 80
-    has_host = False
-    for name, value in request.headers.raw:
-        if name.lower() == b"host":
-            has_host = True
-        lines.append(name + b": " + value)
-    if not has_host:
-        lines.insert(1, b"Host: " + (host if port == default_port else f"{host}:{port}").encode())
-    body = request.content
-    if b"content-length" not in (name.lower() for name, _ in request.headers.raw) and body:
-        lines.append(b"Content-Length: " + str(len(body)).encode())
+def wire_request(method: str, url: httpx.URL, headers: Sequence[tuple[bytes, bytes]], body: bytes) -> bytes:
+    """The request's bytes on the wire, headers in the order httpx gives them: ``Host`` first unless given, then
+    the headers, with ``Content-Length`` where httpx adds it (after the headers for a body, before them for an
+    empty POST, PUT or PATCH). An ``httpx.Request`` already carries both, so nothing is added to one."""
+    names = {name.lower() for name, _ in headers}
+    before: list[tuple[bytes, bytes]] = []
+    after: list[tuple[bytes, bytes]] = []
+    if b"host" not in names and url.host:
+        before.append((b"Host", url.netloc))
+    if b"content-length" not in names and b"transfer-encoding" not in names:
+        if body:
+            after.append((b"Content-Length", str(len(body)).encode()))
+        elif method in ("POST", "PUT", "PATCH"):
+            before.append((b"Content-Length", b"0"))
+    lines = [method.encode() + b" " + url.raw_path + b" HTTP/1.1"]
+    lines += [name + b": " + value for name, value in (*before, *headers, *after)]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body

@@ -17,7 +17,16 @@ from probe.dialects import openai_chat
 from probe.model import Target, Timeouts
 from probe.sim.profiles import LatencyProfile
 from probe.sim.server import SimServer
-from probe.transport import KERNEL_STAMPS, MAX_KERNEL_AGE_NS, READS_EXTENSION, KernelStampedSocket, StampingTransport, _Connection
+from probe.transport import (
+    KERNEL_STAMPS,
+    MAX_KERNEL_AGE_NS,
+    READS_EXTENSION,
+    KernelStampedSocket,
+    StampedResponse,
+    StampingTransport,
+    _Connection,
+    wire_request,
+)
 
 CHUNKED = (
     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -155,6 +164,51 @@ def test_connections_are_reused_between_requests() -> None:
 
         anyio.run(go)
         assert len({r.connection_id for r in sim.records()}) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "headers", "body"),
+    [
+        ("POST", "http://127.0.0.1:8080/v1/chat/completions", [("content-type", "application/json"), ("Authorization", "Bearer k")], b'{"a":1}'),
+        ("POST", "https://api.example.com/v1/messages", [("x-api-key", "k")], b""),
+        ("GET", "http://h:80/models?x=1", [("accept", "application/json")], b""),
+        ("POST", "http://h:9/p", [("Host", "other"), ("Content-Length", "2")], b"{}"),
+    ],
+)
+def test_the_request_probe_writes_is_byte_for_byte_what_httpx_would_write(method, url, headers, body) -> None:
+    """probe's client skips httpx's Request; the endpoint must not be able to tell."""
+    encoded = [(name.encode(), value.encode()) for name, value in headers]
+    via_httpx = httpx.Request(method, url, headers=headers, content=body)
+    assert wire_request(method, httpx.URL(url), encoded, body) == wire_request(
+        via_httpx.method, via_httpx.url, via_httpx.headers.raw, via_httpx.content
+    )
+
+
+def test_response_headers_read_as_httpx_reads_them() -> None:
+    raw = [(b"Content-Type", b"text/event-stream"), (b"X-Request-Id", b"a"), (b"x-request-id", b"b"), (b"X-Note", "é".encode())]
+    response = StampedResponse(200, raw, 0, body=None)  # type: ignore[arg-type]
+    assert response.header_fields() == dict(httpx.Headers(raw).items())
+
+
+def test_probes_client_builds_no_httpx_request_or_response(monkeypatch) -> None:
+    """A regression guard that counts: httpx's Request and Response cost about 50 µs a request on this path."""
+    built = []
+    for cls in (httpx.Request, httpx.Response):
+        real_init = cls.__init__
+        monkeypatch.setattr(cls, "__init__", lambda self, *a, _real=real_init, _name=cls.__name__, **k: built.append(_name) or _real(self, *a, **k))
+    with SimServer({"m": FAST}) as sim:
+        target = Target(base_url=sim.base_url, model_id="m", auth="none")
+
+        async def go():
+            async with make_http_client() as client:
+                return await exchange(client, openai_chat.build_request(target, "hi", 5), Timeouts())
+
+        record = anyio.run(go)
+        sent = sim.records()
+    assert built == []
+    assert record.status == 200 and record.failure is None and record.reads
+    assert record.content_type is not None and "text/event-stream" in record.content_type
+    assert record.request_id == sent[0].request_id
 
 
 def test_a_keep_alive_connection_the_server_closed_is_replaced_not_reported(monkeypatch) -> None:
