@@ -14,9 +14,10 @@ This loop changes two things, both safe only because reads are stamped by the ke
   apart can wait together and be merged by TCP into one read, stamped as the later one, so a merged first token
   is stamped less than 2 ms late. That is under the smallest TTFT error allowed (2 ms p99 at one stream), for
   streams of any speed; streams slower than one chunk per 2 ms are never merged by it. Work right after a
-  sleep costs more than the same work done in a run (on the benchmark machine, deriving samples with a 1 ms sleep
-  before each took 8.6-9.8 µs of CPU a chunk, against 7.7-8.4 without), so fewer, fuller polls are cheaper: against a 1 ms gap, this one used about a
-  tenth less CPU per chunk at 64 streams (``bench/README.md``).
+  sleep costs more than the same work done in a run (on the benchmark machine, deriving samples with a 1 ms
+  sleep before each took 8.6-9.8 µs of CPU a chunk, against 7.7-8.4 without), so fewer, fuller polls are
+  cheaper: against a 1 ms gap, this one used about a tenth less CPU per chunk at 64 streams
+  (``bench/README.md``).
 - **Background work runs in the loop's idle time.** A :class:`Background` (the sample writer's derivation) gets a
   piece of work only when the poll finds no read waiting and no timer due, or when its oldest piece has waited
   ``max_background_delay_s``, so that a saturated loop still commits its samples.

@@ -564,8 +564,8 @@ class StampingTransport(httpx.AsyncBaseTransport):
     ) -> StampedResponse:
         """Send one request; return once its response head has arrived, with the body still being stamped.
 
-        probe's client calls this directly: httpx's ``Request`` and ``Response`` (header normalisation, URL
-        checks) cost about 50 µs a request and nothing here needs them. ``timeouts`` is read again when the body
+        probe's client calls this directly: building httpx's ``Request`` and ``Response`` and looking headers up in
+        them took 24-26 µs a request, against 5-8 µs this way (micro-benchmark), and nothing here needs them. ``timeouts`` is read again when the body
         starts (its "read" entry bounds the wait for the head, then each gap between reads), so a caller can
         switch it once the head is in. ``trace`` gets httpx's connection phase names. Errors are httpx's
         exceptions; ``request`` is only attached to them.
