@@ -96,7 +96,6 @@ async def exchange(
         wire_headers = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers]
     started_at = utc_now_iso()
     record = Exchange(started_ns=clock(), started_at=started_at)  # after building: that is not the endpoint's time
-    reads = record.reads
     received = 0
     body: StampedBody | None = None
     response: httpx.Response | None = None
@@ -126,14 +125,13 @@ async def exchange(
             record.retry_after = _retry_after(fields)
             record.request_id = _request_id(fields)
             timeout_extension["read"] = timeouts.stall_s
-            if body is not None:  # stamped by the transport as each read arrived
-                record.reads = body.reads
+            if body is not None:  # stamped by the transport as each read arrived; kept below, whatever happens
                 await body.wait()
-                record.truncated = body.truncated
             else:  # any other transport (tests with respx): stamp here, one read at a time
                 assert response is not None
                 async for chunk in response.aiter_raw():
-                    reads.append((clock(), chunk))
+                    record.read_times.append(clock())
+                    record.read_payloads.append(chunk)
                     received += len(chunk)
                     if received > max_body_bytes:
                         record.truncated = True
@@ -145,6 +143,9 @@ async def exchange(
         except ssl.SSLError as error:  # some TLS failures escape httpx's mapping
             record.failure = ("connect", f"TLS failure: {type(error).__name__}")
         finally:
+            if body is not None:  # every read so far, after a stall, a cut or a cancel too
+                record.read_times, record.read_payloads = body.read_times, body.read_payloads
+                record.truncated = body.truncated
             if response is not None:
                 with anyio.CancelScope(shield=True):
                     await response.aclose()

@@ -71,7 +71,7 @@ def derive_sample(
         e2e_s=seconds_between(exchange.started_ns, exchange.ended_ns),
         connect_s=exchange.connect_ns / NS_PER_S if exchange.connect_ns is not None else None,
         tls_s=exchange.tls_ns / NS_PER_S if exchange.tls_ns is not None else None,
-        read_count=len(exchange.reads),
+        read_count=len(exchange.read_times),
         retry_after_s=_retry_after_seconds(exchange.retry_after),
         region=request.region,
         workload=request.workload,
@@ -85,7 +85,7 @@ def derive_sample(
         kind, message = exchange.failure or ("connect", "no response")
         return failed(kind, message)
     if not 200 <= exchange.status < 300:
-        body_head = scrub(b"".join(chunk for _, chunk in exchange.reads[:64]), secrets)
+        body_head = scrub(b"".join(exchange.read_payloads[:64]), secrets)
         kind, message = dialect.classify_error(exchange.status, body_head)
         if base["retry_after_s"] is None and hasattr(dialect, "retry_after_s"):
             base["retry_after_s"] = dialect.retry_after_s(body_head)  # Gemini: the delay is in the body
@@ -93,7 +93,7 @@ def derive_sample(
     content_type = (exchange.content_type or "").lower()
     if "text/event-stream" not in content_type:
         return failed("protocol", f"expected an event stream, got content-type {content_type or 'none'!r}")
-    if _has_line_longer_than(MAX_LINE_BYTES, exchange.reads):
+    if _has_line_longer_than(MAX_LINE_BYTES, exchange.read_payloads):
         return failed("too_large", f"a line of the stream is longer than {MAX_LINE_BYTES / 2**20:g} MiB")
 
     timed_events, pending_at_eof = _decode(exchange, dialect, secrets)
@@ -175,7 +175,7 @@ def answer_text(exchange: Exchange, dialect: ModuleType, secrets: tuple[str, ...
         return None
     if "text/event-stream" not in (exchange.content_type or "").lower():
         return None
-    if _has_line_longer_than(MAX_LINE_BYTES, exchange.reads):
+    if _has_line_longer_than(MAX_LINE_BYTES, exchange.read_payloads):
         return None
     events, _ = _decode(exchange, dialect, secrets)
     return "".join(e.text for _, e in events if isinstance(e, TextDelta) and e.channel == "answer")
@@ -188,7 +188,7 @@ def _decode(
     decoder = SSEDecoder()
     parse = dialect.Parser().parse
     timed: list[tuple[int, StreamEvent]] = []
-    for t_ns, chunk in exchange.reads:
+    for t_ns, chunk in zip(exchange.read_times, exchange.read_payloads):
         for sse_event in decoder.feed(chunk):
             if secrets:
                 data = without_secrets(sse_event.data, secrets)
@@ -200,18 +200,18 @@ def _decode(
     return timed, decoder.pending_at_eof
 
 
-def _has_line_longer_than(limit: int, reads: list[tuple[int, bytes]]) -> bool:
+def _has_line_longer_than(limit: int, payloads: list[bytes]) -> bool:
     """Whether some line exceeds ``limit`` bytes; a body no longer than the limit cannot hold one, so the lines
     of an ordinary stream are never scanned."""
-    if sum(len(chunk) for _, chunk in reads) <= limit:
+    if sum(map(len, payloads)) <= limit:
         return False
-    return _longest_line(reads) > limit
+    return _longest_line(payloads) > limit
 
 
-def _longest_line(reads: list[tuple[int, bytes]]) -> int:
+def _longest_line(payloads: list[bytes]) -> int:
     """The length in bytes of the longest line (CR or LF ends one) across all reads."""
     longest = run = 0
-    for _, chunk in reads:
+    for chunk in payloads:
         if b"\n" not in chunk and b"\r" not in chunk:
             run += len(chunk)
             continue

@@ -150,7 +150,11 @@ class Timeouts:
 class Exchange:
     """What the client saw on the wire, stamped with a monotonic clock (ns) and nothing computed.
 
-    ``reads`` holds one ``(t_ns, bytes)`` per network read, in order. Mutable only while the client fills it.
+    Each network read is its stamp in ``read_times`` and its bytes in ``read_payloads``, in order; ``reads`` gives
+    them as ``(t_ns, bytes)`` pairs. Mutable only while the client fills it. Two columns rather than a tuple per
+    read: a tuple is an object the cyclic garbage collector tracks and walks (an int and a bytes are not), and the
+    reads of every stream in flight sat in its youngest generation. With the columns, a 256-stream run of
+    ``bench/accuracy.py``'s workload spent 27-40 ms in 51-74 collections instead of 47-60 ms in 113-137.
     """
 
     started_ns: int
@@ -160,12 +164,23 @@ class Exchange:
     content_type: str | None = None
     retry_after: str | None = None
     request_id: str | None = None  # the provider's id for this request, for support tickets and matching
-    reads: list[tuple[int, bytes]] = field(default_factory=list)
+    read_times: list[int] = field(default_factory=list)
+    read_payloads: list[bytes] = field(default_factory=list)
     ended_ns: int | None = None
     connect_ns: int | None = None  # TCP connect duration, when a connection was opened for this request
     tls_ns: int | None = None  # TLS handshake duration, idem
     failure: tuple[ErrorKind, str] | None = None  # a transport failure (timeout, reset, refused ...)
     truncated: bool = False  # the body exceeded the size limit and reading stopped
+
+    @property
+    def reads(self) -> list[tuple[int, bytes]]:
+        """``(t_ns, bytes)`` per read, as a new list (for tests and replays; derivation reads the columns)."""
+        return list(zip(self.read_times, self.read_payloads))
+
+    @reads.setter
+    def reads(self, reads: list[tuple[int, bytes]]) -> None:
+        self.read_times = [t_ns for t_ns, _ in reads]
+        self.read_payloads = [payload for _, payload in reads]
 
 
 # --------------------------------------------------------------------------- samples

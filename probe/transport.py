@@ -145,7 +145,7 @@ def new_read_buffer() -> memoryview:
 
 
 class _Connection(asyncio.BufferedProtocol):
-    """One HTTP/1.1 connection. Fills ``reads`` with ``(t_ns, payload)`` per socket read of the response body.
+    """One HTTP/1.1 connection. Keeps each socket read of the response body as its stamp and its payload.
 
     A buffered protocol: the event loop ``recv_into``s a buffer probe already owns. A plain ``Protocol`` gets a new
     256 KiB ``bytes`` from ``recv`` per read, which glibc serves with mmap, mremap and munmap: three system calls
@@ -164,7 +164,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._reset()
 
     def _reset(self) -> None:
-        self.reads: list[tuple[int, bytes]] = []
+        # two columns, not a tuple per read, as in ``probe.model.Exchange`` (why: there)
+        self.read_times: list[int] = []
+        self.read_payloads: list[bytes] = []
         self.head: asyncio.Future[tuple[int, list[tuple[bytes, bytes]], int]] | None = None
         self.done: asyncio.Future[None] | None = None
         self._head_buffer = b""
@@ -252,7 +254,8 @@ class _Connection(asyncio.BufferedProtocol):
     def _keep(self, now: int, payload: bytes) -> None:
         if not payload:
             return
-        self.reads.append((now, payload))
+        self.read_times.append(now)
+        self.read_payloads.append(payload)
         self.received += len(payload)
         if self.received > self.max_body:
             self.truncated = True
@@ -421,7 +424,7 @@ class StampedBody(httpx.AsyncByteStream):
     """The response body as the transport stamped it. ``wait()`` returns when the body is complete.
 
     Iterating it (the generic httpx way) yields the payload pieces after completion, for callers that do not care
-    about timing; probe's client reads ``reads`` instead.
+    about timing; probe's client takes ``read_times`` and ``read_payloads`` instead.
     """
 
     def __init__(self, connection: _Connection, release: Callable[[_Connection], None], read_timeout: Callable[[], float | None], clock: Clock) -> None:
@@ -429,8 +432,10 @@ class StampedBody(httpx.AsyncByteStream):
         self._release = release
         self._read_timeout = read_timeout
         self._clock = clock
-        self.reads = connection.reads
         self._closed = False
+        # this response's reads: a reused connection starts new lists for the next response
+        self.read_times = connection.read_times
+        self.read_payloads = connection.read_payloads
 
     @property
     def truncated(self) -> bool:
@@ -457,7 +462,7 @@ class StampedBody(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         await self.wait()
-        for _, piece in self.reads:
+        for piece in self.read_payloads:
             yield piece
 
     async def aclose(self) -> None:

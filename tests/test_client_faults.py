@@ -152,7 +152,7 @@ def test_https_to_a_plain_http_port_is_cut_by_the_connect_timeout(sim: SimServer
     ],
 )
 def test_longest_line_spans_reads(reads: list[bytes], longest: int) -> None:
-    assert _longest_line([(i, chunk) for i, chunk in enumerate(reads)]) == longest
+    assert _longest_line(reads) == longest
 
 
 def _stream_exchange(body_reads: list[bytes], status: int = 200, content_type: str = "text/event-stream") -> Exchange:

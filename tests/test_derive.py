@@ -44,7 +44,8 @@ DONE = b"data: [DONE]\n\n"
 def stream(reads: list[tuple[int, bytes]], *, status: int = 200, headers_ms: int = 5, content_type: str = "text/event-stream", **fields) -> Exchange:
     end = (reads[-1][0] if reads else headers_ms * MS) + MS
     return Exchange(started_ns=0, started_at="2026-12-01T00:00:00.000Z", status=status, headers_ns=headers_ms * MS,
-                    content_type=content_type, reads=list(reads), ended_ns=end, **fields)
+                    content_type=content_type, read_times=[t for t, _ in reads], read_payloads=[b for _, b in reads],
+                    ended_ns=end, **fields)
 
 
 def derive(exchange: Exchange, **overrides):

@@ -28,7 +28,7 @@ def derive_body(body: bytes):
     target = Target(base_url="http://127.0.0.1:1/v1", model_id="m", auth="x-api-key")
     request = PlannedRequest(provider="p", model="m", api="anthropic-messages", target=target, prompt="x", max_tokens=50)
     exchange = Exchange(started_ns=0, started_at="2026-12-01T00:00:00.000Z", status=200, headers_ns=1,
-                        content_type="text/event-stream; charset=utf-8", reads=[(10, body)], ended_ns=11)
+                        content_type="text/event-stream; charset=utf-8", read_times=[10], read_payloads=[body], ended_ns=11)
     return derive_sample(exchange, request, anthropic_messages, WordCounter(), sample_id="s", run_id="r")
 
 

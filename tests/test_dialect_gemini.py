@@ -44,7 +44,7 @@ def derive_exchange(status: int, body: bytes, content_type: str = "text/event-st
     target = Target(base_url="http://127.0.0.1:1/v1beta", model_id="m", auth="x-goog-api-key")
     request = PlannedRequest(provider="p", model="m", api="gemini", target=target, prompt="x", max_tokens=50)
     exchange = Exchange(started_ns=0, started_at="2026-12-01T00:00:00.000Z", status=status, headers_ns=1,
-                        content_type=content_type, reads=[(10, body)], ended_ns=11)
+                        content_type=content_type, read_times=[10], read_payloads=[body], ended_ns=11)
     return derive_sample(exchange, request, gemini, WordCounter(), sample_id="s", run_id="r")
 
 

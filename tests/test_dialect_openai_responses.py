@@ -32,7 +32,7 @@ def derive_body(body: bytes):
     target = Target(base_url="http://127.0.0.1:1/v1", model_id="m")
     request = PlannedRequest(provider="p", model="m", api="openai-responses", target=target, prompt="x", max_tokens=5)
     exchange = Exchange(started_ns=0, started_at="2026-12-01T00:00:00.000Z", status=200, headers_ns=1,
-                        content_type="text/event-stream", reads=[(10, body)], ended_ns=11)
+                        content_type="text/event-stream", read_times=[10], read_payloads=[body], ended_ns=11)
     return derive_sample(exchange, request, openai_responses, WordCounter(), sample_id="s", run_id="r")
 
 
