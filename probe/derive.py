@@ -98,6 +98,7 @@ def derive_sample(
 
     timed_events, pending_at_eof = _decode(exchange, dialect, secrets)
     arrivals = TokenArrivals()
+    arrival_times, arrival_channels, arrival_tokens = arrivals.t_ns, arrivals.channels, arrivals.tokens
     texts: dict[str, list[str]] = {"answer": [], "reasoning": [], "refusal": [], "tool": []}
     usage_reports: list[UsageReport] = []
     finish_reason: str | None = None
@@ -105,19 +106,23 @@ def derive_sample(
     failure: StreamFailed | None = None
     response_model: str | None = None
     for t_ns, event in timed_events:
-        if isinstance(event, TextDelta):
-            arrivals.add(t_ns, event.channel, count_tokens(counter, event.text))
-            texts[event.channel].append(event.text)
-        elif isinstance(event, UsageReport):
+        kind = type(event)
+        if kind is TextDelta:  # nearly every event: one type check, no call but the token count
+            channel, text = event.channel, event.text
+            arrival_times.append(t_ns)
+            arrival_channels.append(channel)
+            arrival_tokens.append(count_tokens(counter, text))
+            texts[channel].append(text)
+        elif kind is UsageReport:
             usage_reports.append(event)
-        elif isinstance(event, Finished):
+        elif kind is Finished:
             finish_reason = event.reason
             terminated = True
-        elif isinstance(event, EndOfStream):
+        elif kind is EndOfStream:
             terminated = True
-        elif isinstance(event, StreamFailed):
+        elif kind is StreamFailed:
             failure = failure or event
-        elif isinstance(event, ResponseModel):
+        elif kind is ResponseModel:
             response_model = response_model or event.name
 
     timing = stream_timing(exchange.started_ns, exchange.headers_ns, exchange.ended_ns, arrivals)
@@ -130,8 +135,9 @@ def derive_sample(
     else:
         output_tokens = reasoning_tokens = source = None
     hidden_reasoning = (reasoning_tokens or 0) if source == "usage" and not texts["reasoning"] else 0
+    started_ns = exchange.started_ns
     trace = ChunkTrace(
-        offsets_us=tuple((t_ns - exchange.started_ns) // 1000 for t_ns in arrivals.t_ns),
+        offsets_us=tuple([(t_ns - started_ns) // 1000 for t_ns in arrivals.t_ns]),
         tokens=tuple(arrivals.tokens),
         channels="".join([_CHANNEL_CODES[channel] for channel in arrivals.channels]),
     )
