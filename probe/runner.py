@@ -1,6 +1,8 @@
 """Send a plan's requests concurrently and hand each finished exchange to a sink, as it completes.
 
-Structured concurrency only: one task group, a global capacity limiter and one per provider. The sink is called
+Structured concurrency only: one task group of workers, as many per provider as its limit allows (the run's
+concurrency at most), each taking its provider's next request and one of the run's slots (a capacity limiter).
+Tasks and their objects so grow with the concurrency, not with the plan. The sink is called
 on the event loop and must not block: the default sink (``probe.writer.SampleWriter.submit``) only enqueues;
 derivation happens in the loop's idle time (``probe.eventloop``) and storage on the writer's thread, away from the
 timed path of the other streams.
@@ -12,7 +14,7 @@ import gc
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AsyncExitStack, contextmanager, nullcontext
+from contextlib import AsyncExitStack, contextmanager
 
 import anyio
 import httpx
@@ -44,10 +46,8 @@ async def run_plan(
     """
     provider_limits = provider_limits or {}
     insecure = set(insecure_providers)
-    overall = anyio.CapacityLimiter(max(1, concurrency))
-    per_provider = {
-        name: anyio.CapacityLimiter(limit) for name, limit in provider_limits.items() if limit and limit > 0
-    }
+    slots = max(1, concurrency)
+    overall = anyio.CapacityLimiter(slots)
     built = [(request, get_dialect(request.api).build_request(request.target, request.prompt, request.max_tokens)) for request in plan]
 
     tls = httpx.create_ssl_context() if any(r.target.base_url.startswith("https:") for r in plan) else None
@@ -60,12 +60,6 @@ async def run_plan(
                 verify: bool | ssl.SSLContext = False if request.provider in insecure else (tls or True)
                 clients[request.provider] = await stack.enter_async_context(make_http_client(verify=verify, clock=clock))
 
-        async def one(request: PlannedRequest, http_request: HttpRequest) -> None:
-            # The provider's own limit first, so a request waiting for a busy provider holds no global slot.
-            async with per_provider.get(request.provider) or nullcontext(), overall:
-                record = await exchange(clients[request.provider], http_request, request.timeouts, clock=clock)
-            sink(request, record)
-
         async def together(request: PlannedRequest, http_request: HttpRequest) -> None:
             sink(request, await exchange(clients[request.provider], http_request, request.timeouts, clock=clock))
 
@@ -75,9 +69,42 @@ async def run_plan(
                     for request, http_request in built[start : start + burst]:
                         group.start_soon(together, request, http_request)
             return
+
+        async def worker(queue: Iterator[tuple[PlannedRequest, HttpRequest]]) -> None:
+            # The provider's limit is its number of workers: a worker waiting for one of the run's slots holds
+            # nothing another provider could use.
+            for request, http_request in queue:
+                async with overall:
+                    record = await exchange(clients[request.provider], http_request, request.timeouts, clock=clock)
+                sink(request, record)
+
+        # Workers start in plan order, so the run's first slots go to the plan's first requests, as before.
+        by_provider = _by_provider(built)
+        queues = {provider: iter(requests) for provider, requests in by_provider.items()}
+        workers_left = {
+            provider: min(len(requests), slots, _limit(provider_limits.get(provider), slots))
+            for provider, requests in by_provider.items()
+        }
         async with anyio.create_task_group() as group:
-            for request, http_request in built:
-                group.start_soon(one, request, http_request)
+            for request, _ in built:
+                if workers_left[request.provider] > 0:
+                    workers_left[request.provider] -= 1
+                    group.start_soon(worker, queues[request.provider])
+
+
+def _by_provider(
+    built: list[tuple[PlannedRequest, HttpRequest]],
+) -> dict[str, list[tuple[PlannedRequest, HttpRequest]]]:
+    """The plan split per provider, each in plan order."""
+    queues: dict[str, list[tuple[PlannedRequest, HttpRequest]]] = {}
+    for request, http_request in built:
+        queues.setdefault(request.provider, []).append((request, http_request))
+    return queues
+
+
+def _limit(provider_limit: int | None, slots: int) -> int:
+    """A provider's own limit, when it has a positive one; else the run's."""
+    return provider_limit if provider_limit and provider_limit > 0 else slots
 
 
 @contextmanager
