@@ -78,7 +78,7 @@ async def run_plan(
                     record = await exchange(clients[request.provider], http_request, request.timeouts, clock=clock)
                 sink(request, record)
 
-        # Workers start in plan order, so the run's first slots go to the plan's first requests, as before.
+        # Workers start in plan order, so the run's first slots go to the plan's first requests.
         by_provider = _by_provider(built)
         queues = {provider: iter(requests) for provider, requests in by_provider.items()}
         workers_left = {

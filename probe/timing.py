@@ -32,11 +32,6 @@ class TokenArrivals:
     channels: list[Channel] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
 
-    def add(self, t_ns: int, channel: Channel, tokens: int) -> None:
-        self.t_ns.append(t_ns)
-        self.channels.append(channel)
-        self.tokens.append(tokens)
-
 
 @dataclass(frozen=True, slots=True)
 class StreamTiming:
