@@ -29,9 +29,11 @@ LATEST_SAMPLES = 100
 
 @dataclass(frozen=True, slots=True)
 class AuditOutcome:
-    """An audit run: the run's samples, and what each audit request found."""
+    """An audit run: how it ended, its samples (an audit plan is a few requests per model, so they are kept for
+    the command's summary), and what each audit request found."""
 
     run: RunOutcome
+    samples: tuple[Sample, ...]
     probes: tuple[AuditProbe, ...]
 
 
@@ -55,8 +57,10 @@ def run_audit(
 
     items = {_key(item.request): item for item in plan}  # unique: a canary per provider and model, nonces otherwise
     found: list[AuditProbe] = []
+    samples: list[Sample] = []
 
     def on_derived(request: PlannedRequest, exchange: Exchange, sample: Sample) -> None:
+        samples.append(sample)
         item = items[_key(request)]
         text = None
         if item.canary is not None and sample.status == "ok":
@@ -80,7 +84,7 @@ def run_audit(
         if found:
             with Store.open(db_path) as store:
                 store.insert_audit_probes(found)
-    return AuditOutcome(outcome, tuple(found))
+    return AuditOutcome(outcome, tuple(samples), tuple(found))
 
 
 def _key(request: PlannedRequest) -> tuple[str, str, str]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from probe.config import Config
     from probe.model import AuditProbe, Sample
+    from probe.store import SummaryRow
     from probe.workload import Workload
 
 EXIT_BAD_INPUT = 2
@@ -190,9 +191,9 @@ def _take_lock(stack: ExitStack, db: Path) -> None:
         raise _fail(f"{lock_path(db)}: cannot create the lock file ({error.strerror})") from None
 
 
-def _execute(loaded: Config, plan: list, db: Path, *, concurrency: int, region: str | None, quiet: bool, burst: int = 1) -> list[Sample]:
+def _execute(loaded: Config, plan: list, db: Path, *, concurrency: int, region: str | None, quiet: bool, burst: int = 1) -> None:
     from probe.job import run_job
-    from probe.store import StoreError
+    from probe.store import Store, StoreError
 
     show = not quiet and sys.stderr.isatty()
     limits = {p.name: p.max_concurrency for p in loaded.providers if p.max_concurrency}
@@ -208,10 +209,14 @@ def _execute(loaded: Config, plan: list, db: Path, *, concurrency: int, region: 
         except KeyboardInterrupt:
             raise _fail("interrupted: completed samples are kept; requests in flight were dropped", EXIT_INTERRUPTED) from None
     if not quiet:
-        _print_summary(outcome.samples, db)
+        try:
+            with Store.open(db) as store:
+                rows = store.summary_rows(run_id=outcome.run_id)
+        except StoreError as error:
+            raise _fail(str(error)) from None
+        _print_summary(rows, outcome.stored, db)
     if outcome.nothing_sent:
         raise _fail("no request reached an endpoint (every connection failed); see the error samples", EXIT_NOTHING_SENT)
-    return list(outcome.samples)
 
 
 class _progress:
@@ -245,12 +250,9 @@ class _progress:
             self._progress.stop()
 
 
-def _print_summary(samples: tuple[Sample, ...] | list[Sample], db: Path) -> None:
+def _print_summary(rows: list[SummaryRow], stored: int, db: Path) -> None:
     from rich.table import Table
 
-    from probe.stats import summarize
-
-    rows = summarize(samples)
     show_errors = any(row.error_kinds for row in rows)
     columns = ("provider", "model", "ok", "TTFT", "TTFAT", "tok/s", "E2E") + (("errors",) if show_errors else ())
     table = Table(title="probe run: medians of successful samples", title_justify="left")
@@ -261,17 +263,17 @@ def _print_summary(samples: tuple[Sample, ...] | list[Sample], db: Path) -> None
             row.provider,
             row.model,
             f"{row.ok}/{row.samples}",
-            _seconds(row.ttft_s),
-            _seconds(row.ttfat_s),
-            "–" if row.output_tps is None else f"{row.output_tps:.1f}",
-            _seconds(row.e2e_s),
+            _seconds(row.median_ttft_s),
+            _seconds(row.median_ttfat_s),
+            "–" if row.median_output_tps is None else f"{row.median_output_tps:.1f}",
+            _seconds(row.median_e2e_s),
         ]
         if show_errors:
             cells.append(", ".join(f"{kind} {count}" for kind, count in row.error_kinds))
         table.add_row(*cells)
     console = _console()
     console.print(table)
-    console.print(f"{len(samples)} samples stored in {db}", markup=False)
+    console.print(f"{stored} samples stored in {db}", markup=False)
 
 
 def _seconds(value: float | None) -> str:
@@ -666,7 +668,7 @@ def audit(
         except KeyboardInterrupt:
             raise _fail("interrupted: completed audit samples are kept; requests in flight were dropped", EXIT_INTERRUPTED) from None
     if not quiet:
-        _print_audit_summary(outcome.run.samples, outcome.probes, db)
+        _print_audit_summary(outcome.samples, outcome.probes, db)
     if outcome.run.nothing_sent:
         raise _fail("no request reached an endpoint (every connection failed); see the error samples", EXIT_NOTHING_SENT)
 

@@ -24,14 +24,18 @@ from probe.writer import SampleWriter
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
+    """How a run ended and how many samples it stored. The samples themselves are in the store (by ``run_id``):
+    a long plan would otherwise hold them all in memory, traces included, until its end."""
+
     run_id: str
     status: str  # completed | interrupted | failed
-    samples: tuple[Sample, ...]
+    stored: int
+    connect_failures: int
 
     @property
     def nothing_sent(self) -> bool:
         """No request reached an endpoint: every sample failed before a connection was made."""
-        return not self.samples or all(s.error_kind == "connect" for s in self.samples)
+        return self.stored == self.connect_failures
 
 
 def run_job(
@@ -91,7 +95,7 @@ def run_job(
     finally:
         with Store.open(db_path) as store:
             store.finish_run(run_id, status)
-    return RunOutcome(run_id=run_id, status=status, samples=tuple(writer.samples))
+    return RunOutcome(run_id=run_id, status=status, stored=writer.stored, connect_failures=writer.connect_failures)
 
 
 def _tighten_gil_switching() -> None:

@@ -1,4 +1,4 @@
-"""Pure statistics over samples: percentiles, per-(provider, model) summaries, and verified wins. No I/O.
+"""Pure statistics over samples: percentiles, ranks, grouping, and verified wins. No I/O.
 
 A win is *verified* only when the data would be unlikely to show it by chance: enough samples on both sides and a
 95 % confidence interval of the difference that excludes zero. Random draws use an explicitly seeded generator, so
@@ -33,57 +33,6 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def median(values: Sequence[float]) -> float | None:
     return percentile(values, 50)
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryRow:
-    """What one provider serving one model looked like over a set of samples."""
-
-    provider: str
-    model: str
-    samples: int
-    ok: int
-    error_kinds: tuple[tuple[str, int], ...]
-    ttft_s: float | None
-    ttfat_s: float | None
-    output_tps: float | None
-    e2e_s: float | None
-
-    @property
-    def success_rate(self) -> float | None:
-        return self.ok / self.samples if self.samples else None
-
-
-def summarize(samples: Iterable[Sample]) -> list[SummaryRow]:
-    """Medians of the successful samples per (provider, model), with error counts by kind, sorted by name."""
-    groups: dict[tuple[str, str], list[Sample]] = {}
-    for sample in samples:
-        groups.setdefault((sample.provider, sample.model), []).append(sample)
-    rows = []
-    for (provider, model), group in sorted(groups.items()):
-        ok = [s for s in group if s.status == "ok"]
-        kinds: dict[str, int] = {}
-        for s in group:
-            if s.status != "ok":
-                kinds[s.error_kind or "unknown"] = kinds.get(s.error_kind or "unknown", 0) + 1
-        rows.append(
-            SummaryRow(
-                provider=provider,
-                model=model,
-                samples=len(group),
-                ok=len(ok),
-                error_kinds=tuple(sorted(kinds.items(), key=lambda item: (-item[1], item[0]))),
-                ttft_s=median(_present(s.ttft_s for s in ok)),
-                ttfat_s=median(_present(s.ttfat_s for s in ok)),
-                output_tps=median(_present(s.output_tps for s in ok)),
-                e2e_s=median(_present(s.e2e_s for s in ok)),
-            )
-        )
-    return rows
-
-
-def _present(values: Iterable[float | None]) -> list[float]:
-    return [v for v in values if v is not None]
 
 
 # --------------------------------------------------------------------------- percentiles

@@ -339,7 +339,8 @@ class Run:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SummaryRow:
-    """Counts and medians for one (provider, model); medians are over ok samples, None when none measured."""
+    """Counts and medians for one (provider, model); medians are over ok samples, None when none measured.
+    ``error_kinds``: how many samples failed with each kind, most frequent first."""
 
     provider: str
     model: str
@@ -349,6 +350,7 @@ class SummaryRow:
     median_ttfat_s: float | None
     median_output_tps: float | None
     median_e2e_s: float | None
+    error_kinds: tuple[tuple[str, int], ...] = ()
 
 
 MERGED_TABLES: tuple[str, ...] = ("runs", "samples", "sample_traces", "audit_probes", "scores", "prices")
@@ -673,10 +675,12 @@ class Store:
             return int(self._db.execute("SELECT count(*) FROM samples AS s" + where, params).fetchone()[0])
 
     def summary_rows(self, *, run_id: str | None = None, since: str | None = None) -> list[SummaryRow]:
-        """Per (provider, model): samples, ok samples, and medians over the ok samples' measured values."""
+        """Per (provider, model): samples, ok samples, medians over the ok samples' measured values, and the
+        failures by kind. `probe run` prints these for its run: read back from the database, so that a run need not
+        keep its samples in memory however long its plan."""
         where, params = _where(since, None, None, None, None, run_id)
         sql = (
-            "SELECT s.provider, s.model, s.status, s.ttft_s, s.ttfat_s, s.output_tps, s.e2e_s"
+            "SELECT s.provider, s.model, s.status, s.error_kind, s.ttft_s, s.ttfat_s, s.output_tps, s.e2e_s"
             " FROM samples AS s" + _and(where, _NOT_AUDIT) + " ORDER BY s.provider, s.model"
         )
         summaries: list[SummaryRow] = []
@@ -685,15 +689,19 @@ class Store:
             for (provider, model), group in groupby(rows, key=itemgetter(0, 1)):
                 count = ok = 0
                 measured: tuple[list[float], ...] = ([], [], [], [])
-                for _, _, status, *values in group:
+                kinds: dict[str, int] = {}
+                for _, _, status, error_kind, *values in group:
                     count += 1
                     if status != "ok":
+                        kind = error_kind or "unknown"
+                        kinds[kind] = kinds.get(kind, 0) + 1
                         continue
                     ok += 1
                     for column, value in zip(measured, values):
                         if value is not None:
                             column.append(value)
-                summaries.append(SummaryRow(provider, model, count, ok, *(_median(c) for c in measured)))
+                by_frequency = tuple(sorted(kinds.items(), key=lambda item: (-item[1], item[0])))
+                summaries.append(SummaryRow(provider, model, count, ok, *(_median(c) for c in measured), by_frequency))
         return summaries
 
 

@@ -59,7 +59,9 @@ class SampleWriter:
         self._closing = threading.Event()  # cuts the writer's gathering short
         self._thread = threading.Thread(target=self._work, name="probe-writer", daemon=True)
         self.error: BaseException | None = None
-        self.samples: list[Sample] = []  # everything committed, for the run's summary
+        # counts, not the samples: a run's memory must not grow with its plan (its summary is read from the store)
+        self.stored = 0
+        self.connect_failures = 0
 
     def __enter__(self) -> SampleWriter:
         self._thread.start()
@@ -150,7 +152,8 @@ class SampleWriter:
                     pending.append(self._derive(request, record))
             if pending:
                 store.insert_samples(pending)
-                self.samples.extend(pending)
+                self.stored += len(pending)
+                self.connect_failures += sum(1 for sample in pending if sample.error_kind == "connect")
                 if self._on_sample is not None:
                     for sample in pending:
                         self._on_sample(sample)

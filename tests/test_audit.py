@@ -179,7 +179,7 @@ def test_every_dialect_answers_canaries_at_temperature_zero(sim: SimProcess, api
     else:
         assert dict(canary.target.extra_body)["temperature"] == 0
     outcome = run_audit(plan, tmp_path / "r.db", concurrency=12)
-    by_id = {s.id: s for s in outcome.run.samples}
+    by_id = {s.id: s for s in outcome.samples}
     assert all(s.status == "ok" for s in by_id.values()), [s.error_message for s in by_id.values()]
     for probe in outcome.probes:
         sample = by_id[probe.sample_id]

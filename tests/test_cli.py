@@ -72,6 +72,7 @@ def test_wrong_key_is_data_not_a_crash(sim, tmp_path: Path, monkeypatch) -> None
     result = CliRunner().invoke(app, ["run", "-c", str(config(tmp_path, sim.base_url)), "--db", str(db), "-n", "1"])
     assert result.exit_code == 0
     assert rows(db, "select distinct status, error_kind, http_status from samples") == [("error", "auth", 401)]
+    assert "0/1" in result.output and "auth 1" in result.output  # the summary counts failures by kind
 
 
 def test_unset_key_skips_the_provider_and_nothing_to_send_exits_3(sim, tmp_path: Path) -> None:

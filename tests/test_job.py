@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
@@ -19,11 +20,10 @@ def test_a_run_derives_on_the_loop_thread_and_stores_every_sample(tmp_path) -> N
     with SimServer() as sim:
         outcome = run_job(plan_for(sim.base_url, 8), db, concurrency=4,
                           on_derived=lambda request, exchange, sample: derived_on.append(threading.get_ident()))
-    assert outcome.status == "completed" and len(outcome.samples) == 8
-    assert all(sample.status == "ok" for sample in outcome.samples)
+    assert outcome.status == "completed" and outcome.stored == 8 and not outcome.nothing_sent
     assert derived_on == [threading.get_ident()] * 8  # run_job runs the loop on the calling thread
     with Store.open(db) as store:
-        assert store.count_samples() == 8
+        assert store.count_samples(run_id=outcome.run_id, status="ok") == 8
 
 
 def test_a_failure_while_deriving_stops_the_run_and_keeps_what_was_stored(tmp_path) -> None:
@@ -64,7 +64,35 @@ def test_without_probes_loop_the_writer_thread_derives(tmp_path) -> None:
                           on_derived=lambda request, exchange, sample: derived_on.append(threading.get_ident()))
     with SimServer() as sim, writer:
         anyio.run(lambda: run_plan(plan_for(sim.base_url, 5), writer.submit, concurrency=2))
-    assert len(writer.samples) == 5 and all(sample.status == "ok" for sample in writer.samples)
+    assert writer.stored == 5
     assert len(derived_on) == 5 and threading.get_ident() not in derived_on
     with Store.open(db) as store:
-        assert store.count_samples() == 5
+        assert store.count_samples(status="ok") == 5
+
+
+def test_the_writer_lets_go_of_each_sample_once_it_is_stored(tmp_path) -> None:
+    """A cron plan can hold thousands of requests: samples already committed (traces included) are not kept, so the
+    run's memory does not grow with its plan. Counted with one sample per batch, as each batch is committed."""
+    import anyio
+
+    from probe.model import Sample
+    from probe.runner import run_plan
+    from probe.tokens import load_encoding
+    from probe.writer import SampleWriter
+
+    db = tmp_path / "results.db"
+    with Store.open(db) as store:
+        run_id = store.begin_run(host="h", region=None, probe_version="t", config_hash="", command="t",
+                                 samples_planned=12)
+    alive_at_each_commit: list[int] = []
+
+    def count_live_samples(sample: Sample) -> None:
+        gc.collect()
+        alive_at_each_commit.append(sum(1 for obj in gc.get_objects() if type(obj) is Sample))
+
+    writer = SampleWriter(db, run_id, {"gpt-4.1-nano": load_encoding("o200k_base")}, on_sample=count_live_samples,
+                          batch_size=1, flush_interval_s=0)
+    with SimServer() as sim, writer:
+        anyio.run(lambda: run_plan(plan_for(sim.base_url, 12), writer.submit, concurrency=1))
+    assert writer.stored == 12 and len(alive_at_each_commit) == 12
+    assert max(alive_at_each_commit) <= 2, alive_at_each_commit  # the batch being committed, one being derived

@@ -219,7 +219,8 @@ def test_filters_and_order(store: Store) -> None:
 
 
 def test_summary_rows_count_every_sample_and_take_medians_of_ok_ones(store: Store) -> None:
-    """Medians skip errors and unmeasured values; a model with nothing measured gets None, not 0."""
+    """Medians skip errors and unmeasured values; a model with nothing measured gets None, not 0. Failures are
+    counted by kind, the most frequent first."""
     store.insert_samples(
         [
             make_sample(model="m1", ttft_s=1.0, ttfat_s=None, output_tps=10.0, e2e_s=2.0),
@@ -227,12 +228,14 @@ def test_summary_rows_count_every_sample_and_take_medians_of_ok_ones(store: Stor
             make_sample(model="m1", ttft_s=2.0, ttfat_s=5.0, output_tps=None, e2e_s=6.0),
             make_sample(model="m1", status="error", ttft_s=100.0, e2e_s=100.0),
             make_sample(model="m2", status="error", error_kind="server"),
+            make_sample(model="m2", status="error", error_kind="timeout"),
+            make_sample(model="m2", status="error", error_kind="timeout"),
             make_sample(model="m1", run_id="other", ttft_s=50.0, started_at="2025-07-01T00:00:00.000Z"),
         ]
     )
     assert store.summary_rows(run_id="r1") == [
-        SummaryRow("openai", "m1", 4, 3, 2.0, 5.0, 20.0, 4.0),
-        SummaryRow("openai", "m2", 1, 0, None, None, None, None),
+        SummaryRow("openai", "m1", 4, 3, 2.0, 5.0, 20.0, 4.0, (("unknown", 1),)),
+        SummaryRow("openai", "m2", 3, 0, None, None, None, None, (("timeout", 2), ("server", 1))),
     ]
     assert [(r.model, r.samples) for r in store.summary_rows(since="2025-07-01")] == [("m1", 1)]
     assert store.summary_rows(since="2030-01-01") == []
