@@ -88,7 +88,7 @@ def test_the_writer_lets_go_of_each_sample_once_it_is_stored(tmp_path) -> None:
 
     def count_live_samples(sample: Sample) -> None:
         gc.collect()
-        alive_at_each_commit.append(sum(1 for obj in gc.get_objects() if type(obj) is Sample))
+        alive_at_each_commit.append(sum(1 for obj in gc.get_objects() if type(obj) is Sample and obj.run_id == run_id))
 
     writer = SampleWriter(db, run_id, {"gpt-4.1-nano": load_encoding("o200k_base")}, on_sample=count_live_samples,
                           batch_size=1, flush_interval_s=0)
