@@ -7,8 +7,10 @@ from an environment mapping is the caller's job (:func:`resolve_keys`), so nothi
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import hashlib
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -220,7 +222,7 @@ def _parse_provider(raw: Mapping[str, Any], path: str, index: int) -> ProviderCo
         models=_parse_models(raw.get("models"), path, table),
         headers=_string_table(raw, "headers", path, table),
         query=_string_table(raw, "query", path, table),
-        extra_body=tuple(_optional(raw, "extra_body", dict, path, table, default={}).items()),
+        extra_body=tuple(_json_table(_optional(raw, "extra_body", dict, path, table, default={}), path, table).items()),
         max_tokens_field=max_tokens_field,
         max_concurrency=max_concurrency,
         region=_optional(raw, "region", str, path, table),
@@ -228,6 +230,27 @@ def _parse_provider(raw: Mapping[str, Any], path: str, index: int) -> ProviderCo
         verify_tls=True if verify_tls is None else verify_tls,
         first_party=_optional(raw, "first_party", bool, path, table),
     )
+
+
+def _json_table(body: dict[str, object], path: str, table: str) -> dict[str, object]:
+    """``extra_body`` goes into every request as JSON: a TOML date or time, or an inf or nan, has no JSON form and
+    would otherwise fail each request once the run had started."""
+
+    def check(value: object, key: str) -> None:
+        if isinstance(value, dict):
+            for name, item in value.items():
+                check(item, f"{key}.{name}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                check(item, f"{key}[{index}]")
+        elif isinstance(value, (datetime.date, datetime.time)):  # datetime.datetime is a date
+            raise ConfigError(path, table, key, f"a TOML date or time ({value}) has no JSON form; write it as a string")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(path, table, key, f"{value} has no JSON form")
+
+    for name, value in body.items():
+        check(value, f"extra_body.{name}")
+    return body
 
 
 def _parse_models(raw: object, path: str, table: str) -> tuple[ModelConfig, ...]:
