@@ -286,6 +286,8 @@ def providers(config: ConfigOption = Path("providers.toml")) -> None:
 
     Keys are never shown: only the name of each variable and whether it is present.
     """
+    from probe.config import header_value_ok
+
     loaded = _load(config)
     console = _console()
     console.print(f"{len(loaded.providers)} providers in {config}", markup=False)
@@ -293,7 +295,8 @@ def providers(config: ConfigOption = Path("providers.toml")) -> None:
         if p.api_key_env is None:
             key = "not needed"
         elif os.environ.get(p.api_key_env):
-            key = f"{p.api_key_env} set"
+            usable = header_value_ok(os.environ[p.api_key_env])
+            key = f"{p.api_key_env} set" if usable else f"{p.api_key_env} set but UNUSABLE (a line break or a non-ASCII character)"
         else:
             key = f"{p.api_key_env} NOT SET: `probe run` skips this provider"
         models = ", ".join(m.name if m.name == m.id else f"{m.name} ({m.id})" for m in p.models)

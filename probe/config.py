@@ -11,6 +11,7 @@ import datetime
 import difflib
 import hashlib
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -398,23 +399,47 @@ def _string_table(raw: Mapping[str, Any], key: str, path: str, table: str) -> tu
     for name, item in value.items():
         if not isinstance(item, str):
             raise ConfigError(path, f"{table}.{key}", name, f"must be a string, got {_type_name(item)}")
-        if key == "headers" and name.lower() in ("authorization", "api-key", "x-api-key", "x-goog-api-key"):
+        if key != "headers":
+            continue
+        if name.lower() in ("authorization", "api-key", "x-api-key", "x-goog-api-key"):
             raise ConfigError(path, f"{table}.{key}", name, "credentials do not belong in the file; set api_key_env and auth")
+        if not _HEADER_NAME.fullmatch(name):
+            raise ConfigError(path, f"{table}.{key}", name, "is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+        if not header_value_ok(item):
+            raise ConfigError(path, f"{table}.{key}", name, "an HTTP header value holds printable ASCII only: no line break, no other character")
     return tuple(value.items())
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def header_value_ok(value: str) -> bool:
+    """Whether ``value`` can go in an HTTP/1.1 header as probe sends it: printable ASCII, spaces and tabs. A line
+    break would end the header (and could add others); anything else cannot be encoded."""
+    return _HEADER_VALUE.fullmatch(value) is not None
 
 
 # ----------------------------------------------------------------------------- keys
 
 
 def resolve_keys(config: Config, environ: Mapping[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
-    """Keys per provider from ``environ``; and, for providers whose variable is unset, why they are skipped."""
+    """Keys per provider from ``environ``; and, for providers whose variable is unset or holds what no HTTP header
+    can carry, why they are skipped."""
     keys: dict[str, str | None] = {}
     skipped: dict[str, str] = {}
     for provider in config.providers:
         if provider.api_key_env is None:
             keys[provider.name] = None
         elif environ.get(provider.api_key_env):
-            keys[provider.name] = environ[provider.api_key_env]
+            key = environ[provider.api_key_env]
+            if header_value_ok(key):
+                keys[provider.name] = key
+            else:  # the key itself is never shown
+                skipped[provider.name] = (
+                    f"skipping provider {provider.name!r}: environment variable {provider.api_key_env} holds a line break "
+                    "or a character other than printable ASCII, which no HTTP header can carry"
+                )
         else:
             skipped[provider.name] = f"skipping provider {provider.name!r}: environment variable {provider.api_key_env} is not set"
     return keys, skipped

@@ -109,6 +109,9 @@ def test_providers_shows_key_presence_never_the_key(sim, tmp_path: Path, monkeyp
     result = CliRunner().invoke(app, ["providers", "-c", str(config(tmp_path, sim.base_url))])
     assert result.exit_code == 0
     assert "SIM_API_KEY set" in result.output and KEY not in result.output
+    monkeypatch.setenv("SIM_API_KEY", KEY + "\n")  # a line break no header can carry: `probe run` skips it
+    result = CliRunner().invoke(app, ["providers", "-c", str(config(tmp_path, sim.base_url))])
+    assert "SIM_API_KEY set but UNUSABLE" in result.output and KEY not in result.output
 
 
 @pytest.mark.parametrize(

@@ -113,6 +113,9 @@ BROKEN = [
     (with_key("auth = 5"), "[providers.openai] auth: must be a string, got an integer"),
     (with_key('headers = "x-team: bench"'), "[providers.openai] headers: must be a table, got a string"),
     (with_key("headers = { x-team = 1 }"), "[providers.openai.headers] x-team: must be a string, got an integer"),
+    (with_key('headers = { x-team = "a\\r\\nx-injected: 1" }'), "[providers.openai.headers] x-team: an HTTP header value holds printable ASCII only"),
+    (with_key('headers = { x-team = "\u00e9quipe" }'), "[providers.openai.headers] x-team: an HTTP header value holds printable ASCII only"),
+    (with_key('headers = { "x team" = "a" }'), "[providers.openai.headers] x team: is not an HTTP header name"),
     (with_key("extra_body = [1, 2]"), "[providers.openai] extra_body: must be a table, got an array"),
     (with_key("extra_body = { metadata = { since = 2025-06-01 } }"), "[providers.openai] extra_body.metadata.since: a TOML date or time (2025-06-01) has no JSON form; write it as a string"),
     (with_key("extra_body = { stop = [\"x\", 07:32:00] }"), "[providers.openai] extra_body.stop[1]: a TOML date or time (07:32:00) has no JSON form"),
@@ -196,6 +199,17 @@ def test_unset_key_variable_skips_the_provider_with_one_line(tmp_path: Path) -> 
     assert keys == {} and skipped == {"openai": "skipping provider 'openai': environment variable OPENAI_API_KEY is not set"}
     keys, skipped = resolve_keys(config, {"OPENAI_API_KEY": "sk-x"})
     assert keys == {"openai": "sk-x"} and skipped == {}
+
+
+@pytest.mark.parametrize("key", ["sk-x\r\nx-injected: 1", "sk-x\n", "sk-\u00e9x", "sk-\x00x"])
+def test_a_key_no_http_header_can_carry_skips_the_provider_without_showing_it(tmp_path: Path, key: str) -> None:
+    """A line break would end the header and could add others; a non-ASCII character could not be sent at all and
+    stopped the run at its first request."""
+    config = load_config(write(tmp_path, GOOD))
+    keys, skipped = resolve_keys(config, {"OPENAI_API_KEY": key})
+    assert keys == {}
+    assert skipped["openai"] == ("skipping provider 'openai': environment variable OPENAI_API_KEY holds a line break or "
+                                 "a character other than printable ASCII, which no HTTP header can carry")
 
 
 def test_the_shipped_file_covers_every_dialect_with_its_default_auth() -> None:
