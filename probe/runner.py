@@ -38,7 +38,10 @@ async def run_plan(
 ) -> None:
     """Run every planned request, at most ``concurrency`` at once overall and ``provider_limits[p]`` per provider.
 
-    Requests and TLS contexts are made before any clock starts. One client per provider; its transport keeps a
+    TLS contexts are made before any clock starts. Each request's body is built just before it is sent (outside
+    its timed section): built all at once, a plan's bodies would hold every prompt a second time for the whole run
+    (8,000 requests of the 10k workload: 51.6 KB each, 413 MB); building one takes about 0.2 ms of the loop's
+    time, and reads stay stamped by the kernel meanwhile. One client per provider; its transport keeps a
     connection per in-flight request and reuses it (keep-alive) for the next.
 
     With ``burst`` N > 1 (a parallel workload), the plan is taken N requests at a time: each group is sent at the
@@ -48,7 +51,6 @@ async def run_plan(
     insecure = set(insecure_providers)
     slots = max(1, concurrency)
     overall = anyio.CapacityLimiter(slots)
-    built = [(request, get_dialect(request.api).build_request(request.target, request.prompt, request.max_tokens)) for request in plan]
 
     tls = httpx.create_ssl_context() if any(r.target.base_url.startswith("https:") for r in plan) else None
 
@@ -64,41 +66,46 @@ async def run_plan(
             sink(request, await exchange(clients[request.provider], http_request, request.timeouts, clock=clock))
 
         if burst > 1:
-            for start in range(0, len(built), burst):
+            for start in range(0, len(plan), burst):
+                group_plan = plan[start : start + burst]
+                built = [_built(request) for request in group_plan]  # all built before the first is sent
                 async with anyio.create_task_group() as group:
-                    for request, http_request in built[start : start + burst]:
+                    for request, http_request in zip(group_plan, built):
                         group.start_soon(together, request, http_request)
             return
 
-        async def worker(queue: Iterator[tuple[PlannedRequest, HttpRequest]]) -> None:
+        async def worker(queue: Iterator[PlannedRequest]) -> None:
             # The provider's limit is its number of workers: a worker waiting for one of the run's slots holds
             # nothing another provider could use.
-            for request, http_request in queue:
+            for request in queue:
+                http_request = _built(request)
                 async with overall:
                     record = await exchange(clients[request.provider], http_request, request.timeouts, clock=clock)
                 sink(request, record)
 
         # Workers start in plan order, so the run's first slots go to the plan's first requests.
-        by_provider = _by_provider(built)
+        by_provider = _by_provider(plan)
         queues = {provider: iter(requests) for provider, requests in by_provider.items()}
         workers_left = {
             provider: min(len(requests), slots, _limit(provider_limits.get(provider), slots))
             for provider, requests in by_provider.items()
         }
         async with anyio.create_task_group() as group:
-            for request, _ in built:
+            for request in plan:
                 if workers_left[request.provider] > 0:
                     workers_left[request.provider] -= 1
                     group.start_soon(worker, queues[request.provider])
 
 
-def _by_provider(
-    built: list[tuple[PlannedRequest, HttpRequest]],
-) -> dict[str, list[tuple[PlannedRequest, HttpRequest]]]:
+def _built(request: PlannedRequest) -> HttpRequest:
+    return get_dialect(request.api).build_request(request.target, request.prompt, request.max_tokens)
+
+
+def _by_provider(plan: list[PlannedRequest]) -> dict[str, list[PlannedRequest]]:
     """The plan split per provider, each in plan order."""
-    queues: dict[str, list[tuple[PlannedRequest, HttpRequest]]] = {}
-    for request, http_request in built:
-        queues.setdefault(request.provider, []).append((request, http_request))
+    queues: dict[str, list[PlannedRequest]] = {}
+    for request in plan:
+        queues.setdefault(request.provider, []).append(request)
     return queues
 
 

@@ -137,3 +137,33 @@ def test_tasks_grow_with_the_concurrency_not_with_the_plan(monkeypatch: pytest.M
     done = run_with(endpoints, plan, monkeypatch, concurrency=4)
     assert len(done) == 400
     assert endpoints.most_tasks <= 2 * 4 + 1  # at most 4 workers per provider, and the main task
+
+
+def test_requests_are_built_as_they_are_sent_not_all_before_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's body holds its prompt: built all at once, 8,000 requests of the 10k workload would hold every
+    prompt a second time (413 MB) for the whole run. Built as sent, no more bodies exist than workers."""
+    import probe.runner
+
+    endpoints = FakeEndpoints()
+    built_before_each_start: list[int] = []
+    built = [0]
+
+    class CountingDialect:
+        def __init__(self, dialect: Any) -> None:
+            self._dialect = dialect
+
+        def build_request(self, *args: Any) -> HttpRequest:
+            built[0] += 1
+            return self._dialect.build_request(*args)
+
+    real_get_dialect = probe.runner.get_dialect
+    monkeypatch.setattr("probe.runner.get_dialect", lambda api: CountingDialect(real_get_dialect(api)))
+
+    async def hold(request: PlannedRequest) -> None:
+        built_before_each_start.append(built[0])
+
+    endpoints.hold = hold
+    plan = endpoints.plan(*["a", "b"] * 50)
+    done = run_with(endpoints, plan, monkeypatch, concurrency=3)
+    assert len(done) == 100 and built[0] == 100
+    assert built_before_each_start[0] <= 2 * 3  # each worker builds its own next request only (3 per provider)
