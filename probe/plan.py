@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 
 from probe.config import Config, ModelConfig, ProviderConfig
-from probe.model import PlannedRequest, Target
+from probe.model import FittedPrompt, PlannedRequest, Target
 from probe.tokens import Counter, encoding_for_model, load_encoding
 from probe.workload import PromptMaker, Workload
 
@@ -77,11 +77,12 @@ def build_plan(
             target = _target(provider, model.id, keys[provider.name])
             for _ in range(burst):
                 if workload is None:
-                    prompt, input_tokens = make_prompt(nonce()), None
+                    prompt: str | FittedPrompt = make_prompt(nonce())
+                    input_tokens = None
                 else:
                     counter = (counter_for or _offline_counter)(model.name)
                     maker = makers.get(id(counter)) or makers.setdefault(id(counter), PromptMaker(counter))
-                    prompt, input_tokens = maker.prompt(workload.input_tokens, nonce()), workload.input_tokens
+                    prompt, input_tokens = maker.fitted(workload.input_tokens, nonce()), workload.input_tokens
                 plan.append(
                     PlannedRequest(
                         provider=provider.name,

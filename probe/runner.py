@@ -98,7 +98,7 @@ async def run_plan(
 
 
 def _built(request: PlannedRequest) -> HttpRequest:
-    return get_dialect(request.api).build_request(request.target, request.prompt, request.max_tokens)
+    return get_dialect(request.api).build_request(request.target, str(request.prompt), request.max_tokens)
 
 
 def _by_provider(plan: list[PlannedRequest]) -> dict[str, list[PlannedRequest]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from probe.model import FittedPrompt
 from probe.tokens import Counter
 
 
@@ -92,17 +93,21 @@ class PromptMaker:
 
         Raises ``ValueError`` when ``input_tokens`` leaves no room for the nonce and the instruction.
         """
+        return str(self.fitted(input_tokens, nonce))
+
+    def fitted(self, input_tokens: int, nonce: str) -> FittedPrompt:
+        """The same prompt as :meth:`prompt`, kept as parts (see ``FittedPrompt``): what a plan holds."""
         for head, tail in ((_FULL_HEAD, _FULL_TAIL), (_SHORT_HEAD, _SHORT_TAIL)):
-            text = self._fit(input_tokens, head.format(nonce=nonce), tail)
-            if text is not None:
-                return text
+            fitted = self._fit(input_tokens, head.format(nonce=nonce), tail)
+            if fitted is not None:
+                return fitted
         shortest = self.count(_SHORT_HEAD.format(nonce=nonce) + _SHORT_TAIL)
         raise ValueError(f"{input_tokens} input tokens leave no room for the nonce and the instruction (at least {shortest})")
 
     def count(self, text: str) -> int:
         return len(self._counter.encode_ordinary(text))
 
-    def _fit(self, input_tokens: int, head: str, tail: str) -> str | None:
+    def _fit(self, input_tokens: int, head: str, tail: str) -> FittedPrompt | None:
         """``head`` + filler + ``tail`` at exactly ``input_tokens``, or ``None`` when that length cannot be reached.
 
         The parts' counts add up when every boundary is a pre-tokenizer split, so the first guess is nearly always
@@ -112,23 +117,26 @@ class PromptMaker:
         tried: set[int] = set()
         while words >= 0 and words not in tried:
             tried.add(words)
-            text = head + self._filler(words) + tail
-            missing = input_tokens - self.count(text)
+            fitted = FittedPrompt(head, *self._filler(words), tail)
+            missing = input_tokens - self.count(str(fitted))
             if missing == 0:
-                return text
+                return fitted
             words += missing
         return None
 
-    def _filler(self, words: int) -> str:
-        """The first ``words`` filler words, extending the cached text when needed."""
+    def _filler(self, words: int) -> tuple[str, int]:
+        """The filler text so far and how many of its characters the first ``words`` words take, extending the text
+        when needed (the filler only grows at its end, so an earlier prompt's text is unchanged). It grows an eighth
+        past what is asked: the prompts of a workload differ by a few words (their nonces), and each growth makes a
+        new text, which the prompts made before keep alive."""
         if words >= len(self._ends):
             pieces = []
             length = self._ends[-1]
-            for _ in range(words + 1 - len(self._ends)):
+            for _ in range(words + 1 + words // 8 - len(self._ends)):
                 self._state = (self._state * 1103515245 + 12345) & 0x7FFFFFFF
                 word = self._words[(self._state >> 16) % len(self._words)]
                 pieces.append(word)
                 length += len(word)
                 self._ends.append(length)
             self._text += "".join(pieces)
-        return self._text[: self._ends[words]]
+        return self._text, self._ends[words]

@@ -98,10 +98,21 @@ def test_a_workload_plan_has_exact_prompts_its_max_tokens_and_its_name() -> None
     plan = _plan(samples=3, workload=one_k)
     assert len(plan) == 9
     assert {(r.workload, r.max_tokens, r.input_tokens) for r in plan} == {("1k", 1_000, 1_000)}
-    assert len({r.prompt for r in plan}) == 9
+    assert len({str(r.prompt) for r in plan}) == 9
     for request in plan:
         encoding = load_encoding("cl100k_base" if request.model == "gpt-4" else "o200k_base")
-        assert len(encoding.encode_ordinary(request.prompt)) == 1_000
+        assert len(encoding.encode_ordinary(str(request.prompt))) == 1_000
+
+
+def test_a_plan_holds_one_filler_text_per_tokenizer_not_a_prompt_text_per_request() -> None:
+    """A cron plan of thousands of long prompts held them all as text for the whole run (8,000 of the 10k workload:
+    413 MB). Each planned prompt keeps its own head (the nonce) and shares its tokenizer's filler text."""
+    ten_k = next(w for w in DEFAULT_WORKLOADS if w.name == "10k")
+    plan = _plan(samples=4, workload=ten_k)
+    fillers = {(r.model == "gpt-4", id(r.prompt.filler)) for r in plan}  # type: ignore[union-attr]
+    assert len(fillers) == 2  # cl100k for GPT-4, o200k for the others: one text each
+    assert all(len(r.prompt.head) < 200 for r in plan)  # type: ignore[union-attr]
+    assert all(len(str(r.prompt)) > 40_000 for r in plan)
 
 
 def test_max_tokens_overrides_the_workloads_output_length() -> None:
@@ -113,7 +124,7 @@ def test_without_a_workload_the_plan_is_as_before() -> None:
     """Programmatic callers that pass no workload keep short free-length prompts, 300 tokens and no name."""
     plan = _plan(samples=2)
     assert {(r.workload, r.max_tokens, r.input_tokens) for r in plan} == {(None, 300, None)}
-    assert all("Keep writing until you are stopped" in r.prompt for r in plan)
+    assert all(isinstance(r.prompt, str) and "Keep writing until you are stopped" in r.prompt for r in plan)
 
 
 def test_a_parallel_workload_plans_whole_bursts_to_one_endpoint_at_a_time() -> None:
