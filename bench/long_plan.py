@@ -4,9 +4,10 @@ A cron run can plan thousands of requests (50 models x 10 providers x 16 samples
 keeps per *planned* request (rather than per request in flight) grows with that number, and so do the collector's
 full collections, which hold the GIL while streams are in flight. This runs ``--requests`` short requests
 (two tokens each, 200 ms to first token) through ``probe.job.run_job`` at ``--concurrency`` against the simulator
-in its own process, and prints the figures. It passes or fails nothing.
+in its own process, and prints the figures. It passes or fails nothing. With ``--input-tokens`` each prompt is
+made to that length as a workload's are (10,000 for the 10k workload), to see what long prompts cost a long plan.
 
-    .venv/bin/python bench/long_plan.py [--requests 8000] [--concurrency 64]
+    .venv/bin/python bench/long_plan.py [--requests 8000] [--concurrency 64] [--input-tokens 10000]
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=8000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--input-tokens", type=int, default=None,
+                        help="prompts of exactly this many tokens, made as `probe run --workload` makes them "
+                             "(default: a short prompt each)")
     args = parser.parse_args()
 
     from probe.job import run_job
@@ -30,8 +34,9 @@ def main() -> None:
     from probe.sim.process import spawn_sim_process
     from probe.store import Store
     from probe.tokens import load_encoding
+    from probe.workload import PromptMaker
 
-    load_encoding("o200k_base")
+    maker = PromptMaker(load_encoding("o200k_base"))
     pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
     started = [0.0]
 
@@ -45,8 +50,9 @@ def main() -> None:
         target = Target(base_url=sim.base_url, model_id="bench-1tok", auth="none")
         timeouts = Timeouts(connect_s=30, first_byte_s=60, stall_s=30, total_s=120)
         plan = [
-            PlannedRequest(provider="sim", model="bench-1tok", api="openai-chat", target=target, prompt=f"request {i}",
-                           max_tokens=2, timeouts=timeouts)
+            PlannedRequest(provider="sim", model="bench-1tok", api="openai-chat", target=target,
+                           prompt=f"request {i}" if args.input_tokens is None else maker.fitted(args.input_tokens, f"{i:08x}"),
+                           max_tokens=2, timeouts=timeouts, input_tokens=args.input_tokens)
             for i in range(args.requests)
         ]
         db = Path(tmp) / "bench.db"
