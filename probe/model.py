@@ -242,8 +242,8 @@ class Sample:
 class FittedPrompt:
     """A prompt made to an exact token length, kept as its parts until its request is sent (``str()`` puts it
     together). A workload's prompt is tens of kilobytes (10k tokens: 51 KB; a 100k long-context one, 0.5 MB), and a
-    cron plan holds thousands: as text, 8,000 of the 10k workload took 413 MB for the whole run. The filler is one
-    text shared by every prompt of a tokenizer; each keeps only its nonce-bearing head and where the filler stops."""
+    cron plan holds thousands: as text, a plan of 8,000 of the 10k workload took 391 MB for the whole run. The filler
+    is one text shared by every prompt of a tokenizer; each keeps only its nonce-bearing head and where it stops."""
 
     head: str
     filler: str

@@ -106,7 +106,7 @@ def test_a_workload_plan_has_exact_prompts_its_max_tokens_and_its_name() -> None
 
 def test_a_plan_holds_one_filler_text_per_tokenizer_not_a_prompt_text_per_request() -> None:
     """A cron plan of thousands of long prompts held them all as text for the whole run (8,000 of the 10k workload:
-    413 MB). Each planned prompt keeps its own head (the nonce) and shares its tokenizer's filler text."""
+    391 MB). Each planned prompt keeps its own head (the nonce) and shares its tokenizer's filler text."""
     ten_k = next(w for w in DEFAULT_WORKLOADS if w.name == "10k")
     plan = _plan(samples=4, workload=ten_k)
     fillers = {(r.model == "gpt-4", id(r.prompt.filler)) for r in plan}  # type: ignore[union-attr]
