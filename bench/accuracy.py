@@ -23,6 +23,18 @@ import tempfile
 import time
 from pathlib import Path
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(steal, all) ticks of the machine's CPUs since boot (Linux ``/proc/stat``); ``None`` elsewhere. Steal is time
+    the hypervisor gave the virtual CPUs to someone else: this benchmark's CPU figures rise with it (other guests
+    evict the caches), so each level prints the share it saw."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+
 SERVER_LATE_P99_MS = 10.0  # one inter-chunk gap: later than that, the chunk cadence is not the workload asked for
 ROUNDS = {1: 10, 16: 3, 64: 2, 256: 2}
 APIS = ("openai-chat", "openai-responses", "anthropic-messages", "gemini")
@@ -65,7 +77,7 @@ def run_level(streams: int, model: str, loop: str, api: str) -> dict:
         if loop == "probe":  # the production path, as `probe run` takes it
             with Store.open(db):  # create and migrate the database outside the measured window (~50 ms of CPU)
                 pass
-            cpu_before, wall_before = time.process_time(), time.perf_counter()
+            ticks_before, cpu_before, wall_before = cpu_ticks(), time.process_time(), time.perf_counter()
             run_job(plan, db, concurrency=streams, command="bench",
                     on_derived=lambda request, record, sample: exchanges.append((request, record)))
         else:  # for comparison: the design before probe's loop, derivation on the writer thread
@@ -73,7 +85,7 @@ def run_level(streams: int, model: str, loop: str, api: str) -> dict:
                 run_id = store.begin_run(host="bench", region=None, probe_version="bench", config_hash="",
                                          command="bench", samples_planned=total)
             writer = SampleWriter(db, run_id, {model: counter})
-            cpu_before, wall_before = time.process_time(), time.perf_counter()
+            ticks_before, cpu_before, wall_before = cpu_ticks(), time.process_time(), time.perf_counter()
 
             def sink(request, record):
                 exchanges.append((request, record))
@@ -84,6 +96,7 @@ def run_level(streams: int, model: str, loop: str, api: str) -> dict:
                 anyio.run(lambda: run_plan(plan, sink, concurrency=streams),
                           backend_options={"use_uvloop": loop == "uvloop"})
         cpu_s, wall_s = time.process_time() - cpu_before, time.perf_counter() - wall_before
+        ticks_after = cpu_ticks()
         peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         records = {r.request_id: r for r in sim.records()}
 
@@ -115,6 +128,8 @@ def run_level(streams: int, model: str, loop: str, api: str) -> dict:
         "server_lateness_p50_ms": lateness.p50_ms,
         "server_lateness_p99_ms": lateness.p99_ms,
         "server_priority": None,
+        "steal_pct": (100 * (ticks_after[0] - ticks_before[0]) / max(1, ticks_after[1] - ticks_before[1])
+                      if ticks_before and ticks_after else None),
     }
 
 
@@ -137,7 +152,7 @@ def main() -> None:
 
 def print_levels(args: argparse.Namespace, api: str) -> None:
     print(f"probe accuracy benchmark: {api}, model profile {args.model}, {args.loop} event loop, simulator in its own process")
-    header = f"{'streams':>7} {'reqs':>5} {'TTFT err p50':>12} {'p99':>8} {'decode err p99':>14} {'CPU/1k chunks':>13} {'peak RSS':>9} {'server late p50/p99':>20}"
+    header = f"{'streams':>7} {'reqs':>5} {'TTFT err p50':>12} {'p99':>8} {'decode err p99':>14} {'CPU/1k chunks':>13} {'peak RSS':>9} {'server late p50/p99':>20} {'steal':>6}"
     print(header)
     for level in (int(x) for x in args.levels.split(",")):
         out = subprocess.run([sys.executable, __file__, "--level", str(level), "--model", args.model, "--loop", args.loop,
@@ -148,12 +163,13 @@ def print_levels(args: argparse.Namespace, api: str) -> None:
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         late = f"{r['server_lateness_p50_ms']:.2f}/{r['server_lateness_p99_ms']:.2f} ms"
+        steal = "–" if r.get("steal_pct") is None else f"{r['steal_pct']:.0f} %"
         if r["server_lateness_p99_ms"] > SERVER_LATE_P99_MS:
-            print(f"{level:>7} {r['requests']:>5} {'server was late: no client figure':>52} {late:>20}")
+            print(f"{level:>7} {r['requests']:>5} {'server was late: no client figure':>52} {late:>20} {steal:>6}")
             continue
         print(f"{level:>7} {r['requests']:>5} {r['ttft_error_p50_ms']:>9.2f} ms {r['ttft_error_p99_ms']:>5.2f} ms "
               f"{r['decode_error_p99_pct']:>12.2f} % {r['cpu_ms_per_1k_chunks']:>10.1f} ms {r['peak_rss_mb']:>6.0f} MB {late:>20}"
-              + (f"  ({r['failures']} failed)" if r["failures"] else ""))
+              f" {steal:>6}" + (f"  ({r['failures']} failed)" if r["failures"] else ""))
 
 
 if __name__ == "__main__":
