@@ -1,9 +1,5 @@
-"""What every command shares: the app, exit codes, common options, and one-line failures.
-
-Exit codes (for cron): 0 the run completed (error samples are data, not failures of probe), or `--lock` found
-another run going and skipped this one; 2 bad configuration or database; 3 no request could be sent at all;
-130 interrupted with Ctrl-C.
-"""
+"""What every command shares: the app, exit codes (their meaning: ``probe.cli``), common options, and one-line
+failures."""
 
 from __future__ import annotations
 
