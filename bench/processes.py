@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 MODEL, API = "bench-1tok", "openai-chat"
-START_FILE_SUFFIX = ".start"
+READY_FILE_SUFFIX = ".ready"  # a client process has warmed up
+START_FILE_SUFFIX = ".start"  # every client process may start its share
 
 
 def run_share(base_url: str, streams: int, requests: int, out: str, label: str) -> None:
@@ -45,6 +46,7 @@ def run_share(base_url: str, streams: int, requests: int, out: str, label: str) 
                               timeouts=timeouts)
 
     anyio.run(lambda: run_plan([request("warm-up", 5)], lambda request, record: None, concurrency=1))
+    Path(out + READY_FILE_SUFFIX).touch()
     exchanges = []
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
@@ -79,7 +81,11 @@ def run_split(streams: int, processes: int) -> str:
             subprocess.Popen([sys.executable, __file__, "--share", sim.base_url, str(share), str(share * 2), out, f"p{i}"])
             for i, out in enumerate(outs)
         ]
-        time.sleep(3.0)  # imports, the tokenizer and the warm-up request, in every process
+        deadline = time.monotonic() + 60
+        while not all(Path(out + READY_FILE_SUFFIX).exists() for out in outs):  # imports, tokenizer, warm-up request
+            if time.monotonic() > deadline or any(child.poll() is not None for child in children):
+                raise SystemExit("a client process did not get ready")
+            time.sleep(0.01)
         sim.reset()
         for out in outs:
             Path(out + START_FILE_SUFFIX).touch()

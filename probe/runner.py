@@ -40,8 +40,8 @@ async def run_plan(
 
     TLS contexts are made before any clock starts. Each request's body is built just before it is sent (outside
     its timed section): built all at once, a plan's bodies would hold every prompt a second time for the whole run
-    (8,000 requests of the 10k workload: 51.6 KB each, 413 MB); building one takes about 0.2 ms of the loop's
-    time, and reads stay stamped by the kernel meanwhile. One client per provider; its transport keeps a
+    (8,000 requests of the 10k workload: 51.6 KB each, 413 MB); building one such body takes about 0.2 ms of the
+    loop's time (``json.dumps`` of 51 KB: 183 µs), and reads stay stamped by the kernel meanwhile. One client per provider; its transport keeps a
     connection per in-flight request and reuses it (keep-alive) for the next.
 
     With ``burst`` N > 1 (a parallel workload), the plan is taken N requests at a time: each group is sent at the
