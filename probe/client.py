@@ -97,6 +97,8 @@ async def exchange(
     started_at = utc_now_iso()
     record = Exchange(started_ns=clock(), started_at=started_at)  # after building: that is not the endpoint's time
     received = 0
+    read_times: list[int] = []
+    read_payloads: list[bytes] = []
     body: StampedBody | None = None
     response: httpx.Response | None = None
     with anyio.move_on_after(timeouts.total_s) as deadline:
@@ -130,8 +132,8 @@ async def exchange(
             else:  # any other transport (tests with respx): stamp here, one read at a time
                 assert response is not None
                 async for chunk in response.aiter_raw():
-                    record.read_times.append(clock())
-                    record.read_payloads.append(chunk)
+                    read_times.append(clock())
+                    read_payloads.append(chunk)
                     received += len(chunk)
                     if received > max_body_bytes:
                         record.truncated = True
@@ -144,8 +146,12 @@ async def exchange(
             record.failure = ("connect", f"TLS failure: {type(error).__name__}")
         finally:
             if body is not None:  # every read so far, after a stall, a cut or a cancel too
-                record.read_times, record.read_payloads = body.read_times, body.read_payloads
+                read_times, read_payloads = body.read_times, body.read_payloads
                 record.truncated = body.truncated
+            # Tuples, not the lists they were filled in: a finished exchange may wait a while to be derived (256
+            # at once when a round of streams ends together), and the collector walks every item of a list in its
+            # younger generations each pass, while a tuple of ints or bytes is untracked after its first.
+            record.read_times, record.read_payloads = tuple(read_times), tuple(read_payloads)
             if response is not None:
                 with anyio.CancelScope(shield=True):
                     await response.aclose()

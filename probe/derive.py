@@ -20,7 +20,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import ModuleType
 
 from probe.model import (
@@ -206,7 +206,7 @@ def _decode(
     return timed, decoder.pending_at_eof
 
 
-def _has_line_longer_than(limit: int, payloads: list[bytes]) -> bool:
+def _has_line_longer_than(limit: int, payloads: Sequence[bytes]) -> bool:
     """Whether some line exceeds ``limit`` bytes; a body no longer than the limit cannot hold one, so the lines
     of an ordinary stream are never scanned."""
     if sum(map(len, payloads)) <= limit:
@@ -214,7 +214,7 @@ def _has_line_longer_than(limit: int, payloads: list[bytes]) -> bool:
     return _longest_line(payloads) > limit
 
 
-def _longest_line(payloads: list[bytes]) -> int:
+def _longest_line(payloads: Sequence[bytes]) -> int:
     """The length in bytes of the longest line (CR or LF ends one) across all reads."""
     longest = run = 0
     for chunk in payloads:

@@ -10,6 +10,7 @@ A value that was not measured is ``None``, never ``0``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
@@ -154,7 +155,8 @@ class Exchange:
     them as ``(t_ns, bytes)`` pairs. Mutable only while the client fills it. Two columns rather than a tuple per
     read: a tuple is an object the cyclic garbage collector tracks and walks (an int and a bytes are not), and the
     reads of every stream in flight sat in its youngest generation. With the columns, a 256-stream run of
-    ``bench/accuracy.py``'s workload spent 27-40 ms in 51-74 collections instead of 47-60 ms in 113-137.
+    ``bench/accuracy.py``'s workload spent 27-40 ms in 51-74 collections instead of 47-60 ms in 113-137. The
+    client hands the columns over as tuples, which the collector stops walking after one pass (``probe.client``).
     """
 
     started_ns: int
@@ -164,8 +166,8 @@ class Exchange:
     content_type: str | None = None
     retry_after: str | None = None
     request_id: str | None = None  # the provider's id for this request, for support tickets and matching
-    read_times: list[int] = field(default_factory=list)
-    read_payloads: list[bytes] = field(default_factory=list)
+    read_times: Sequence[int] = ()
+    read_payloads: Sequence[bytes] = ()
     ended_ns: int | None = None
     connect_ns: int | None = None  # TCP connect duration, when a connection was opened for this request
     tls_ns: int | None = None  # TLS handshake duration, idem
@@ -179,8 +181,8 @@ class Exchange:
 
     @reads.setter
     def reads(self, reads: list[tuple[int, bytes]]) -> None:
-        self.read_times = [t_ns for t_ns, _ in reads]
-        self.read_payloads = [payload for _, payload in reads]
+        self.read_times = tuple([t_ns for t_ns, _ in reads])
+        self.read_payloads = tuple([payload for _, payload in reads])
 
 
 # --------------------------------------------------------------------------- samples

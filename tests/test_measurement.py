@@ -7,6 +7,8 @@ set ``measurement``), so it never holds the client's GIL. bench/accuracy.py prin
 
 from __future__ import annotations
 
+import gc
+
 import anyio
 import pytest
 
@@ -45,6 +47,15 @@ def true_decode_speed(sent) -> float:
     token_events = [e for e in sent.events if e.n_tokens]
     decoded = sum(e.n_tokens for e in token_events[1:])
     return decoded * 1e9 / (token_events[-1].write_ns - token_events[0].write_ns)
+
+
+def test_a_finished_exchange_s_reads_are_not_walked_again_by_the_garbage_collector(sim, o200k) -> None:
+    """Finished exchanges can wait to be derived in their hundreds (a round of streams ending together); reads kept
+    in lists would be walked item by item by every collection of the younger generations, meanwhile."""
+    record, sample, _ = measure(sim, "one-token-chunks", o200k)
+    assert sample.status == "ok" and len(record.read_payloads) > 10
+    gc.collect()
+    assert not gc.is_tracked(record.read_times) and not gc.is_tracked(record.read_payloads)
 
 
 @pytest.mark.parametrize("model", ["one-token-chunks", "three-token-chunks"])
