@@ -2,7 +2,7 @@
 
 For 1, 16, 64 and 256 concurrent streams (200 ms to first token, one token every 10 ms, 100 tokens), each level
 runs in a fresh process through the production path (``probe.job.run_job``: runner -> client -> derivation in
-the loop's idle time -> writer thread -> SQLite) against a simulator in its own process, and prints: TTFT error p50/p99 (probe's arrival stamp minus the simulator's write
+the loop's idle time -> commits to SQLite there too) against a simulator in its own process, and prints: TTFT error p50/p99 (probe's arrival stamp minus the simulator's write
 time of the same bytes), decode-speed error p99, client CPU per 1,000 streamed chunks, peak RSS, and the
 simulator's own lateness on the token events being measured. A level whose simulator was late (p99 over 10 ms,
 one inter-chunk gap: the stream it sent was no longer the workload asked for) is reported as such, without a

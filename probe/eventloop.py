@@ -18,9 +18,9 @@ This loop changes two things, both safe only because reads are stamped by the ke
   sleep before each took 8.6-9.8 µs of CPU a chunk, against 7.7-8.4 without), so fewer, fuller polls are
   cheaper: against a 1 ms gap, this one used about a tenth less CPU per chunk at 64 streams
   (``bench/README.md``).
-- **Background work runs in the loop's idle time.** A :class:`Background` (the sample writer's derivation) gets a
-  piece of work only when the poll finds no read waiting and no timer due, or when its oldest piece has waited
-  ``max_background_delay_s``, so that a saturated loop still commits its samples.
+- **Background work runs in the loop's idle time.** A :class:`Background` (the sample writer: deriving samples
+  and committing them) gets a piece of work only when the poll finds no read waiting and no timer due, or when its
+  oldest piece has waited ``max_background_delay_s``, so that a saturated loop still commits its samples.
 
 Where the kernel does not stamp reads (not Linux), reads are not gathered; background work still waits for idle
 time, which can only help the stamps.

@@ -73,7 +73,7 @@ def run_job(
             samples_planned=len(plan),
         )
     status = "failed"
-    writer = SampleWriter(db_path, run_id, counters, on_sample=on_sample, on_derived=on_derived, derive_on_loop=True)
+    writer = SampleWriter(db_path, run_id, counters, on_sample=on_sample, on_derived=on_derived, on_loop=True)
     try:
         with writer:
             _tighten_gil_switching()
@@ -99,7 +99,8 @@ def run_job(
 
 
 def _tighten_gil_switching() -> None:
-    """The writer thread stores samples while streams are in flight. Python hands the GIL over every 5 ms by
-    default, which could delay the loop by as much; 0.5 ms bounds that delay instead."""
+    """Other threads run while streams are in flight (the progress bar's refresh, the writer's WAL checkpoints).
+    Python hands the GIL over every 5 ms by default, which could delay the loop by as much; 0.5 ms bounds that
+    delay instead."""
     sys.setswitchinterval(0.0005)
 

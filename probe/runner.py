@@ -4,8 +4,8 @@ Structured concurrency only: one task group of workers, as many per provider as 
 concurrency at most), each taking its provider's next request and one of the run's slots (a capacity limiter).
 Tasks and their objects so grow with the concurrency, not with the plan. The sink is called
 on the event loop and must not block: the default sink (``probe.writer.SampleWriter.submit``) only enqueues;
-derivation happens in the loop's idle time (``probe.eventloop``) and storage on the writer's thread, away from the
-timed path of the other streams.
+derivation and storage happen in the loop's idle time (``probe.eventloop``), away from the timed path of the other
+streams.
 """
 
 from __future__ import annotations

@@ -118,6 +118,10 @@ class StoreError(Exception):
         self.problem = problem
 
 
+class StoreBusy(StoreError):
+    """Another connection held the write lock for longer than this one waits (`Store.set_lock_wait`)."""
+
+
 def _problem(error: sqlite3.Error, busy_timeout_s: float) -> str | None:
     """Name an environmental SQLite failure in words, or None for errors that are bugs in probe."""
     code = getattr(error, "sqlite_errorcode", None)
@@ -130,7 +134,7 @@ def _problem(error: sqlite3.Error, busy_timeout_s: float) -> str | None:
         return "read-only, cannot write (check the permissions of the file and its directory)"
     if primary == sqlite3.SQLITE_FULL:
         return "disk full, cannot write"
-    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+    if _is_busy(error):
         return f"locked by another process for more than {busy_timeout_s:g} s"
     if primary in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
         return f"cannot open ({error}; does the directory exist and is it accessible?)"
@@ -139,16 +143,22 @@ def _problem(error: sqlite3.Error, busy_timeout_s: float) -> str | None:
     return None
 
 
+def _is_busy(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 @contextmanager
 def _translated(path: Path, busy_timeout_s: float) -> Iterator[None]:
-    """Turn a broken, full, locked or read-only database into a `StoreError`; let bugs through."""
+    """Turn a broken, full, locked or read-only database into a `StoreError` (`StoreBusy` when locked); let bugs
+    through."""
     try:
         yield
     except sqlite3.Error as error:
         problem = _problem(error, busy_timeout_s)
         if problem is None:
             raise
-        raise StoreError(path, problem) from error
+        raise (StoreBusy if _is_busy(error) else StoreError)(path, problem) from error
 
 
 # --------------------------------------------------------------------------- migrations
@@ -425,6 +435,9 @@ _SELECT_SAMPLES_WITH_TRACE = (
 class Store:
     """probe's results database. Open with `Store.open`; use from the thread that opened it."""
 
+    DEFAULT_LOCK_WAIT_S = _DEFAULT_BUSY_TIMEOUT_S
+    """How long a write waits for another process's write lock, unless told otherwise."""
+
     def __init__(self, db: Database, path: Path, busy_timeout_s: float) -> None:
         """Wrap an open, migrated database; use `Store.open` rather than calling this."""
         self._db = db
@@ -492,6 +505,20 @@ class Store:
             # value so a read-only file fails here.
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             db.execute(f"PRAGMA user_version = {version}")
+
+    def set_lock_wait(self, seconds: float) -> None:
+        """How long a write waits for another connection's write lock before it fails with `StoreBusy`."""
+        with self._errors():
+            self._db.execute(f"PRAGMA busy_timeout={round(seconds * 1000)}")
+        self._busy_timeout_s = seconds
+
+    def leave_checkpoints_to_another_connection(self) -> None:
+        """Stop this connection from checkpointing the WAL after its commits (see `WalCheckpointer`).
+
+        A checkpoint copies the WAL into the database file and syncs it: up to 10,000 pages here, which can
+        take tens of milliseconds or more on a slow disk, in the thread that happened to commit."""
+        with self._errors():
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
 
     def close(self) -> None:
         """Close the connection; the last one to close also checkpoints and removes the WAL file."""
@@ -1031,6 +1058,31 @@ class Store:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+class WalCheckpointer:
+    """Checkpoints the WAL of a database whose writer leaves that to another connection
+    (`Store.leave_checkpoints_to_another_connection`), from a thread that can afford to wait for the disk.
+
+    Made on any thread, then used by one other (its connection is not bound to the thread that made it). A passive
+    checkpoint copies what it can without waiting for readers or writers, and SQLite releases the GIL meanwhile.
+    """
+
+    def __init__(self, path: str | Path, busy_timeout_s: float = _DEFAULT_BUSY_TIMEOUT_S) -> None:
+        self._path = Path(path)
+        self._busy_timeout_s = busy_timeout_s
+        with _translated(self._path, busy_timeout_s):
+            self._conn = sqlite3.connect(
+                self._path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+
+    def checkpoint(self) -> None:
+        with _translated(self._path, self._busy_timeout_s):
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def close(self) -> None:
+        """Close the connection; if it is the last, SQLite checkpoints the rest and removes the WAL file."""
+        self._conn.close()
 
 
 def _enable_wal(db: Database, path: Path) -> str:

@@ -1,10 +1,19 @@
 """Turn finished exchanges into samples and commit them, in small batches, as they complete.
 
-SQLite writes happen on a dedicated thread. Derivation (SSE decoding, JSON parsing, token counting) happens either
-there too, or, with ``derive_on_loop``, on the event loop thread in its idle time (``probe.eventloop``): then
-the two threads do not fight over the GIL while reads arrive, and the writer thread holds it only to hand rows
-to SQLite. A sample is committed at most ``flush_interval_s`` after it is derived, and derivation waits at most
-``probe.eventloop.MAX_BACKGROUND_DELAY_S``, so a killed run loses only the requests still in flight.
+Two ways, one for each kind of event loop:
+
+- **On the loop's own thread, in its idle time** (``on_loop``; what ``probe run`` does, on ``probe.eventloop``'s
+  loop): the writer is the loop's background work. A piece of work is one exchange to derive, or a few samples
+  to commit. No second thread wants the GIL while reads arrive: a writer thread did, and ``executemany`` lets go
+  of the GIL at every row without handing it over, so the loop could go without it for a whole batch (in a
+  diagnostic run, one insert of 256 samples took 11 ms, and the first tokens of a 256-stream burst that arrived
+  meanwhile were merged with their second). A write never waits for another process's lock (it is tried again
+  later), and the WAL is checkpointed from a thread of its own, which only waits for the disk.
+- **On a thread of its own** (any other loop: the benchmark's comparison mode), which derives and commits.
+
+A sample is committed once derivation has caught up or ``STORE_PIECE`` samples are waiting (on the loop), or
+within ``flush_interval_s`` (on the thread); derivation waits at most ``probe.eventloop.MAX_BACKGROUND_DELAY_S``.
+A killed run loses only the requests still in flight.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 
@@ -22,17 +32,22 @@ from probe.derive import derive_sample
 from probe.dialects import get_dialect
 from probe.ids import new_id
 from probe.model import Exchange, PlannedRequest, Sample
-from probe.store import Store, StoreError
+from probe.store import Store, StoreBusy, StoreError, WalCheckpointer
 from probe.tokens import Counter
 
+STORE_PIECE = 16
+"""Samples committed in one piece of the loop's idle time: about 0.6 ms of SQLite on the benchmark machine, as long
+as deriving one 100-token sample."""
+LOCKED_RETRY_S = 0.05
+"""After finding another process's write lock, the loop tries again this much later."""
+CHECKPOINT_INTERVAL_S = 2.0
 _STOP = object()
 
-class SampleWriter:
-    """Derive samples and store them on a dedicated thread (a SQLite connection belongs to its thread).
 
-    With ``derive_on_loop``, ``submit`` only queues the exchange, and the writer is the event loop's background
-    work: run the loop as ``probe.eventloop.new_event_loop(background=writer)``. Otherwise the thread derives too.
-    """
+class SampleWriter:
+    """Derive samples and store them: on the event loop's thread with ``on_loop`` (run the loop as
+    ``probe.eventloop.new_event_loop(background=writer)``), else on a thread of its own. Enter it before the loop
+    starts, on the loop's thread: the loop's SQLite connection belongs to the thread that opens it."""
 
     def __init__(
         self,
@@ -44,7 +59,7 @@ class SampleWriter:
         on_derived: Callable[[PlannedRequest, Exchange, Sample], None] | None = None,
         flush_interval_s: float = 0.25,
         batch_size: int = 500,
-        derive_on_loop: bool = False,
+        on_loop: bool = False,
     ) -> None:
         self._db_path = db_path
         self._run_id = run_id
@@ -53,17 +68,33 @@ class SampleWriter:
         self._on_derived = on_derived
         self._flush_interval_s = flush_interval_s
         self._batch_size = batch_size
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()  # exchanges to derive, or derived samples
-        self._derive_on_loop = derive_on_loop
-        self._underived: deque[tuple[float, PlannedRequest, Exchange]] = deque()  # loop thread only
-        self._closing = threading.Event()  # cuts the writer's gathering short
-        self._thread = threading.Thread(target=self._work, name="probe-writer", daemon=True)
+        self._on_loop = on_loop
         self.error: BaseException | None = None
         # counts, not the samples: a run's memory must not grow with its plan (its summary is read from the store)
         self.stored = 0
         self.connect_failures = 0
+        self._closing = threading.Event()  # cuts the thread's waiting short
+        # on the loop (loop thread only): exchanges to derive and samples to commit, with when each arrived
+        self._underived: deque[tuple[float, PlannedRequest, Exchange]] = deque()
+        self._unstored: deque[tuple[float, Sample]] = deque()
+        self._retry_at = 0.0  # when the loop may try a write again after finding the database locked
+        self._store: Store | None = None
+        self._checkpointer: WalCheckpointer | None = None
+        # on a thread: exchanges to derive
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        work = self._checkpoint_every_while if on_loop else self._work
+        self._thread = threading.Thread(target=work, name="probe-writer", daemon=True)
 
     def __enter__(self) -> SampleWriter:
+        if self._on_loop:
+            self._store = Store.open(self._db_path)
+            try:
+                self._store.leave_checkpoints_to_another_connection()
+                self._store.set_lock_wait(0)
+                self._checkpointer = WalCheckpointer(self._db_path)
+            except BaseException:
+                self._store.close()
+                raise
         self._thread.start()
         return self
 
@@ -74,7 +105,7 @@ class SampleWriter:
         """Hand over one finished exchange. Raises the writer's error, if it has failed, to stop the run."""
         if self.error is not None:
             raise self.error
-        if self._derive_on_loop:
+        if self._on_loop:
             self._underived.append((time.monotonic(), request, record))
         else:
             self._queue.put((request, record))
@@ -82,33 +113,106 @@ class SampleWriter:
     # ------------------------------------------------------------------ probe.eventloop.Background
 
     def waiting_since(self) -> float | None:
-        """When the oldest exchange not yet derived was submitted (``time.monotonic``); ``None`` if there is none."""
-        return self._underived[0][0] if self._underived else None
+        """When the oldest piece of work that may be done now arrived (``time.monotonic``); ``None`` if there is
+        none. Samples wait to be committed until derivation has caught up or a piece of them is ready."""
+        if self.error is not None:
+            return None
+        underived = self._underived[0][0] if self._underived else None
+        if self._unstored and self._commit_due():
+            since = self._unstored[0][0]
+            return since if underived is None or since < underived else underived
+        return underived
 
     def run_one(self) -> None:
-        """Derive the oldest submitted exchange on the calling (event loop) thread and queue its sample to store.
-        It leaves the queue only once derived, so a Ctrl-C in the middle does not lose it (``close`` derives it)."""
+        """Commit a piece of the derived samples if it is due, else derive the oldest exchange."""
+        if self._unstored and self._commit_due():
+            self._commit_piece()
+        elif self._underived:
+            self._derive_oldest()
+
+    def _commit_due(self) -> bool:
+        return (len(self._unstored) >= STORE_PIECE or not self._underived) and time.monotonic() >= self._retry_at
+
+    def _derive_oldest(self) -> None:
+        """Derive the oldest exchange; it leaves the queue only once derived, so a Ctrl-C in the middle does not
+        lose it (``close`` derives it)."""
         _, request, record = self._underived[0]
         try:
             sample = self._derive(request, record)
         except Exception as error:  # a bug in a callback must not stop the loop: the next submit reports it
             self.error = error
         else:
-            self._queue.put(sample)
+            self._unstored.append((time.monotonic(), sample))
         self._underived.popleft()
+
+    def _commit_piece(self) -> None:
+        try:
+            self._insert_piece()
+        except StoreBusy:  # another process is writing: try again a little later, never wait on the loop
+            self._retry_at = time.monotonic() + LOCKED_RETRY_S
+        except Exception as error:  # the next submit stops the run; ``close`` tries what is left once more
+            self.error = error
+
+    def _insert_piece(self) -> None:
+        assert self._store is not None
+        piece = [sample for _, sample in islice(self._unstored, STORE_PIECE)]
+        self._store.insert_samples(piece)
+        for _ in piece:
+            self._unstored.popleft()
+        self._counted(piece)
 
     # ------------------------------------------------------------------
 
     def close(self) -> None:
-        """Flush everything submitted so far and stop the thread; re-raise a storage failure."""
-        while self._underived:  # the loop has ended before deriving these: on its thread, as the rest
-            self.run_one()
-        if self._thread.is_alive():
-            self._closing.set()
-            self._queue.put(_STOP)
-            self._thread.join()
+        """Derive and commit everything submitted so far and stop the thread; re-raise a storage failure."""
+        try:
+            if self._on_loop:
+                self._close_on_loop()
+        finally:
+            if self._thread.is_alive():
+                self._closing.set()
+                self._queue.put(_STOP)
+                self._thread.join()
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
         if self.error is not None:
             raise self.error
+
+    def _close_on_loop(self) -> None:
+        """What the loop did not get round to, now that streams are over; a write now waits for another process's
+        lock as any other write does, and one that failed on the loop is tried once more."""
+        while self._underived:
+            self._derive_oldest()
+        if self._store is None or not self._unstored:
+            return
+        try:
+            self._store.set_lock_wait(Store.DEFAULT_LOCK_WAIT_S)
+            while self._unstored:
+                self._insert_piece()
+        except Exception as error:
+            self.error = self.error or error
+
+    def _counted(self, samples: list[Sample]) -> None:
+        self.stored += len(samples)
+        self.connect_failures += sum(1 for sample in samples if sample.error_kind == "connect")
+        if self._on_sample is not None:
+            for sample in samples:
+                self._on_sample(sample)
+
+    def _checkpoint_every_while(self) -> None:
+        """The thread beside a loop that commits: checkpoint the WAL now and then (see ``WalCheckpointer``)."""
+        _yield_cpu_to_the_event_loop()
+        assert self._checkpointer is not None
+        checkpointer = self._checkpointer
+        while not self._closing.wait(CHECKPOINT_INTERVAL_S):
+            try:
+                checkpointer.checkpoint()
+            except StoreError:  # busy or failing: the loop's own writes report real trouble; try again later
+                pass
 
     def _work(self) -> None:
         _yield_cpu_to_the_event_loop()
@@ -145,18 +249,12 @@ class SampleWriter:
             for item in batch:
                 if item is _STOP:
                     stopping = True
-                elif isinstance(item, Sample):
-                    pending.append(item)
                 else:
                     request, record = item  # type: ignore[misc]
                     pending.append(self._derive(request, record))
             if pending:
                 store.insert_samples(pending)
-                self.stored += len(pending)
-                self.connect_failures += sum(1 for sample in pending if sample.error_kind == "connect")
-                if self._on_sample is not None:
-                    for sample in pending:
-                        self._on_sample(sample)
+                self._counted(pending)
 
     def _derive(self, request: PlannedRequest, record: Exchange) -> Sample:
         sample = derive_sample(
@@ -174,7 +272,7 @@ class SampleWriter:
 
 def _yield_cpu_to_the_event_loop() -> None:
     """Give this thread the lowest CPU priority (Linux schedules threads individually), so that when the machine
-    is busy the event loop thread, which stamps reads, runs first and derivation waits. Best effort."""
+    is busy the event loop thread, which stamps reads, runs first. Best effort."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except (AttributeError, OSError):

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import gc
+import sqlite3
 import threading
+import time
 
 import pytest
 
 from probe.job import run_job
+from probe.model import Exchange, PlannedRequest
 from probe.sim.server import SimServer
-from probe.store import Store
+from probe.store import Store, StoreError
 from tests.test_runner import plan_for
 
 
-def test_a_run_derives_on_the_loop_thread_and_stores_every_sample(tmp_path) -> None:
-    """The writer thread only commits; deriving there took the GIL from the loop at every system call it made."""
+def test_a_run_derives_and_stores_every_sample_on_the_loop_thread(tmp_path) -> None:
+    """No second thread wants the GIL while reads arrive: a writer thread deriving took it from the loop at every
+    system call it made, and one committing could keep it for a whole batch."""
     derived_on: list[int] = []
+    stored_on: list[int] = []
     db = tmp_path / "results.db"
     with SimServer() as sim:
         outcome = run_job(plan_for(sim.base_url, 8), db, concurrency=4,
-                          on_derived=lambda request, exchange, sample: derived_on.append(threading.get_ident()))
+                          on_derived=lambda request, exchange, sample: derived_on.append(threading.get_ident()),
+                          on_sample=lambda sample: stored_on.append(threading.get_ident()))
     assert outcome.status == "completed" and outcome.stored == 8 and not outcome.nothing_sent
-    assert derived_on == [threading.get_ident()] * 8  # run_job runs the loop on the calling thread
+    assert derived_on == stored_on == [threading.get_ident()] * 8  # run_job runs the loop on the calling thread
     with Store.open(db) as store:
         assert store.count_samples(run_id=outcome.run_id, status="ok") == 8
 
@@ -45,6 +51,75 @@ def test_a_failure_while_deriving_stops_the_run_and_keeps_what_was_stored(tmp_pa
         stored = {sample.id for sample in store.iter_samples()}
     assert run.status == "failed"
     assert stored == set(seen) - {seen[2]} and len(stored) >= 2  # all but the one that broke
+
+
+def recorded_exchanges(count: int) -> list[tuple[PlannedRequest, Exchange]]:
+    import anyio
+
+    from probe.runner import run_plan
+
+    exchanges: list[tuple[PlannedRequest, Exchange]] = []
+    with SimServer() as sim:
+        anyio.run(lambda: run_plan(plan_for(sim.base_url, count), lambda r, x: exchanges.append((r, x)), concurrency=2))
+    return exchanges
+
+
+def test_on_the_loop_another_process_s_write_lock_makes_samples_wait_not_the_loop(tmp_path) -> None:
+    """Another process writing the same file (a merge, a second tool) holds its write lock for as long as it likes.
+    The loop's writer never waits for it, one idle piece at a time (a blocked loop stamps nothing): its samples wait
+    instead, and are committed once the lock is gone, or when the writer closes, which may wait."""
+    from probe.tokens import load_encoding
+    from probe.writer import LOCKED_RETRY_S, SampleWriter
+
+    db = tmp_path / "results.db"
+    with Store.open(db) as store:
+        run_id = store.begin_run(host="h", region=None, probe_version="t", config_hash="", command="t",
+                                 samples_planned=6)
+    exchanges = recorded_exchanges(6)
+    writer = SampleWriter(db, run_id, {"gpt-4.1-nano": load_encoding("o200k_base")}, on_loop=True)
+    other_process = sqlite3.connect(db, isolation_level=None)
+    with writer:
+        for request, record in exchanges[:4]:
+            writer.submit(request, record)
+        other_process.execute("BEGIN IMMEDIATE")
+        while writer.waiting_since() is not None:  # what the loop does in its idle time; would wait 30 s if it could
+            writer.run_one()
+        assert writer.stored == 0 and writer.error is None  # all four derived, waiting for the lock
+        other_process.execute("ROLLBACK")
+        time.sleep(LOCKED_RETRY_S)
+        while writer.waiting_since() is not None:
+            writer.run_one()
+        assert writer.stored == 4
+        for request, record in exchanges[4:]:
+            writer.submit(request, record)
+    assert writer.stored == 6  # the last two were derived and committed as the writer closed
+    other_process.close()
+    with Store.open(db) as store:
+        assert store.count_samples(run_id=run_id) == 6
+
+
+def test_a_lock_still_held_when_the_writer_closes_is_an_error_not_a_hang(tmp_path, monkeypatch) -> None:
+    """Once streams are over the writer waits for the lock as any write does, and then gives up with the store's
+    one-line error; what it could not commit is not counted as stored."""
+    from probe.tokens import load_encoding
+    from probe.writer import SampleWriter
+
+    monkeypatch.setattr(Store, "DEFAULT_LOCK_WAIT_S", 0.1)
+    db = tmp_path / "results.db"
+    with Store.open(db) as store:
+        run_id = store.begin_run(host="h", region=None, probe_version="t", config_hash="", command="t",
+                                 samples_planned=2)
+    writer = SampleWriter(db, run_id, {"gpt-4.1-nano": load_encoding("o200k_base")}, on_loop=True)
+    other_process = sqlite3.connect(db, isolation_level=None)
+    try:
+        with pytest.raises(StoreError, match="locked by another process for more than 0.1 s"), writer:
+            for request, record in recorded_exchanges(2):
+                writer.submit(request, record)
+            other_process.execute("BEGIN IMMEDIATE")
+    finally:
+        other_process.execute("ROLLBACK")
+        other_process.close()
+    assert writer.stored == 0
 
 
 def test_without_probes_loop_the_writer_thread_derives(tmp_path) -> None:

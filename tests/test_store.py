@@ -20,7 +20,17 @@ from pathlib import Path
 import pytest
 
 from probe.model import ChunkTrace, Sample
-from probe.store import _MIGRATIONS, MIGRATION_SET, PAGE_SIZE_BYTES, SAMPLE_COLUMNS, Store, StoreError, SummaryRow
+from probe.store import (
+    _MIGRATIONS,
+    MIGRATION_SET,
+    PAGE_SIZE_BYTES,
+    SAMPLE_COLUMNS,
+    Store,
+    StoreBusy,
+    StoreError,
+    SummaryRow,
+    WalCheckpointer,
+)
 
 MIGRATION_NAMES = [step.__name__ for step in _MIGRATIONS]  # m001_initial, then every appended migration
 
@@ -420,6 +430,43 @@ def test_lock_held_past_the_busy_timeout_is_a_store_error(db_path: Path) -> None
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+def test_a_store_told_not_to_wait_for_the_lock_fails_at_once_and_writes_nothing(db_path: Path) -> None:
+    """The run's writer works on the event loop: it must not stop there for seconds while another process writes.
+    ``StoreBusy`` tells it to try again later; the batch is left whole."""
+    with Store.open(db_path) as store:
+        store.set_lock_wait(0)
+        blocker = sqlite3.connect(db_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreBusy, match="locked by another process for more than 0 s"):
+                store.insert_samples([make_sample()])
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert not store.db.conn.in_transaction and store.count_samples() == 0
+        assert store.insert_samples([make_sample()]) == 1
+
+
+def test_a_store_can_leave_wal_checkpoints_to_a_checkpointer_on_another_thread(db_path: Path) -> None:
+    """A checkpoint syncs the file to disk, in whichever connection commits past the WAL's limit: not the event
+    loop's. The loop's store never checkpoints; a `WalCheckpointer`, made here and used on another thread, does."""
+    with Store.open(db_path) as store:
+        store.leave_checkpoints_to_another_connection()
+        assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        checkpointer = WalCheckpointer(db_path)
+        try:
+            size_before = db_path.stat().st_size
+            store.insert_samples([full_sample(id=str(uuid.uuid4())) for _ in range(300)])
+            assert db_path.stat().st_size == size_before  # every new page is still in the WAL
+            done = threading.Thread(target=checkpointer.checkpoint)
+            done.start()
+            done.join()
+            assert db_path.stat().st_size > size_before
+        finally:
+            checkpointer.close()
+        assert store.count_samples() == 300
 
 
 # --------------------------------------------------------------------------- concurrency and durability

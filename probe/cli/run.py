@@ -174,7 +174,7 @@ def execute(loaded: Config, plan: list, db: Path, *, concurrency: int, region: s
 
 
 class ProgressBar:
-    """A rich progress bar on stderr, advanced from the writer thread; silent when not wanted."""
+    """A rich progress bar on stderr, advanced as each sample is stored; silent when not wanted."""
 
     def __init__(self, total: int, show: bool) -> None:
         self._total, self._show = total, show
