@@ -49,6 +49,9 @@ class Background(Protocol):
     def run_one(self) -> None:
         """Do the oldest piece of work."""
 
+    def next_due(self) -> float | None:
+        """``time.monotonic()`` when work not yet to be done will be, or ``None``: the loop does not sleep past it."""
+
 
 class GatheringSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
     """The platform's default selector, polling at most every ``min_poll_gap_s`` and running background work in
@@ -89,12 +92,17 @@ class GatheringSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-t
             now = self._clock()
             if deadline is not None and now >= deadline:
                 return self._polled([])
+        if background is not None:  # no work now: wake up when some is due, as for a timer
+            due = background.next_due()
+            if due is not None and (deadline is None or due < deadline):
+                deadline = max(now, due)
         wait = self._last_poll + self.min_poll_gap_s - now
         if wait > 0 and self._busy():
             if deadline is not None:
                 wait = min(wait, deadline - now)
-            self._sleep(wait)
-            now = self._clock()
+            if wait > 0:
+                self._sleep(wait)
+                now = self._clock()
         return self._polled(super().select(None if deadline is None else max(0.0, deadline - now)))
 
     def _overdue(self, background: Background) -> bool:

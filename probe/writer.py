@@ -11,9 +11,10 @@ Two ways, one for each kind of event loop:
   later), and the WAL is checkpointed from a thread of its own, which only waits for the disk.
 - **On a thread of its own** (any other loop: the benchmark's comparison mode), which derives and commits.
 
-A sample is committed once derivation has caught up or ``STORE_PIECE`` samples are waiting (on the loop), or
-within ``flush_interval_s`` (on the thread); derivation waits at most ``probe.eventloop.MAX_BACKGROUND_DELAY_S``.
-A killed run loses only the requests still in flight.
+A sample is committed within ``flush_interval_s`` of being derived (on the loop: sooner once ``STORE_PIECE`` are
+waiting), and derivation waits at most ``probe.eventloop.MAX_BACKGROUND_DELAY_S``: a killed run loses only the
+requests still in flight. Samples are not committed one by one: a transaction of one sample took 187 µs of CPU,
+against 38 µs a sample in pieces of 16 (2,048 traced samples).
 """
 
 from __future__ import annotations
@@ -114,24 +115,37 @@ class SampleWriter:
 
     def waiting_since(self) -> float | None:
         """When the oldest piece of work that may be done now arrived (``time.monotonic``); ``None`` if there is
-        none. Samples wait to be committed until derivation has caught up or a piece of them is ready."""
+        none."""
         if self.error is not None:
             return None
         underived = self._underived[0][0] if self._underived else None
-        if self._unstored and self._commit_due():
+        if self._commit_is_due():
             since = self._unstored[0][0]
             return since if underived is None or since < underived else underived
         return underived
 
+    def next_due(self) -> float | None:
+        """When waiting samples are to be committed (``time.monotonic``), so that an idle loop wakes for it."""
+        return None if self.error is not None else self._commit_due_at()
+
     def run_one(self) -> None:
         """Commit a piece of the derived samples if it is due, else derive the oldest exchange."""
-        if self._unstored and self._commit_due():
+        if self._commit_is_due():
             self._commit_piece()
         elif self._underived:
             self._derive_oldest()
 
-    def _commit_due(self) -> bool:
-        return (len(self._unstored) >= STORE_PIECE or not self._underived) and time.monotonic() >= self._retry_at
+    def _commit_due_at(self) -> float | None:
+        """At once when a piece is full, else a flush interval after the oldest sample arrived; never before the
+        retry after finding the database locked."""
+        if not self._unstored:
+            return None
+        due = 0.0 if len(self._unstored) >= STORE_PIECE else self._unstored[0][0] + self._flush_interval_s
+        return max(due, self._retry_at)
+
+    def _commit_is_due(self) -> bool:
+        due = self._commit_due_at()
+        return due is not None and due <= time.monotonic()
 
     def _derive_oldest(self) -> None:
         """Derive the oldest exchange; it leaves the queue only once derived, so a Ctrl-C in the middle does not

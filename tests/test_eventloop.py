@@ -32,15 +32,21 @@ class FakeTime:
 class Work:
     """Background work: ``items`` pieces, each taking ``piece_s`` of fake time."""
 
-    def __init__(self, time: FakeTime, items: int, *, since: float | None = None, piece_s: float = 0.0002) -> None:
+    def __init__(
+        self, time: FakeTime, items: int, *, since: float | None = None, piece_s: float = 0.0002, due: float | None = None
+    ) -> None:
         self.time = time
         self.left = items
         self.since = time.now if since is None else since
         self.piece_s = piece_s
+        self.due = due  # when more work will be due
         self.done = 0
 
     def waiting_since(self) -> float | None:
         return self.since if self.left else None
+
+    def next_due(self) -> float | None:
+        return self.due
 
     def run_one(self) -> None:
         self.left -= 1
@@ -119,3 +125,15 @@ def test_overdue_background_work_runs_even_when_reads_keep_coming(setup) -> None
     writer.send(b"x")
     assert selector.select(5) and work.done == 1
     assert selector.select(0) and work.done == 2  # also when callbacks are ready
+
+
+def test_an_idle_loop_wakes_when_background_work_falls_due(setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Samples wait a moment to be committed together: a loop with nothing else to do must not sleep past it."""
+    selector, time, _, _ = setup
+    selector.background = Work(time, items=0, due=time.now + 0.03)
+    waits: list[float | None] = []
+    platform_select = selectors.DefaultSelector.select
+    monkeypatch.setattr(selectors.DefaultSelector, "select",
+                        lambda self, timeout=None: waits.append(timeout) or platform_select(self, timeout))
+    assert selector.select(5) == [] and waits == [pytest.approx(0.03)]
+    assert selector.select(None) == [] and waits[-1] == pytest.approx(0.03)  # no timer at all: still wakes
