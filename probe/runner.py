@@ -10,6 +10,7 @@ streams.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import ssl
 import time
@@ -74,12 +75,15 @@ async def run_plan(
                         group.start_soon(together, request, http_request)
             return
 
+        gate = SendGate(SENDS_PER_PASS)
+
         async def worker(queue: Iterator[PlannedRequest]) -> None:
             # The provider's limit is its number of workers: a worker waiting for one of the run's slots holds
             # nothing another provider could use.
             for request in queue:
                 http_request = _built(request)
                 async with overall:
+                    await gate.turn()
                     record = await exchange(clients[request.provider], http_request, request.timeouts, clock=clock)
                 sink(request, record)
 
@@ -95,6 +99,38 @@ async def run_plan(
                 if workers_left[request.provider] > 0:
                     workers_left[request.provider] -= 1
                     group.start_soon(worker, queues[request.provider])
+
+
+SENDS_PER_PASS = 16
+"""Requests that may start sending in one pass of the event loop (see `SendGate`)."""
+
+
+class SendGate:
+    """Lets at most ``per_pass`` requests through in one pass of the event loop; the others wait for the next.
+
+    Starting a request (the exchange's setup, the write, its timers) costs the loop 0.1-0.2 ms. When a round of
+    streams ends together, hundreds of workers start their next request in the same pass, and the loop polls no
+    socket until all have: 4-12 ms of CPU at 256 streams (gap diagnostics), during which a read left waiting past
+    its stream's next chunk is merged with it. Between passes the loop polls. The request's clock starts when it
+    is sent, so waiting here moves no measurement.
+    """
+
+    def __init__(self, per_pass: int) -> None:
+        self._per_pass = per_pass
+        self._left = per_pass
+        self._refill_queued = False
+
+    async def turn(self) -> None:
+        while self._left <= 0:
+            await asyncio.sleep(0)  # to the next pass, queued after the refill below
+        self._left -= 1
+        if not self._refill_queued:
+            self._refill_queued = True
+            asyncio.get_running_loop().call_soon(self._refill)
+
+    def _refill(self) -> None:
+        self._left = self._per_pass
+        self._refill_queued = False
 
 
 def _built(request: PlannedRequest) -> HttpRequest:

@@ -167,3 +167,39 @@ def test_requests_are_built_as_they_are_sent_not_all_before_the_run(monkeypatch:
     done = run_with(endpoints, plan, monkeypatch, concurrency=3)
     assert len(done) == 100 and built[0] == 100
     assert built_before_each_start[0] <= 2 * 3  # each worker builds its own next request only (3 per provider)
+
+
+def test_workers_starting_together_send_a_few_requests_per_pass_of_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When a round of streams ends together, every worker starts its next request at once: the loop would poll no
+    socket until all had (up to 12 ms at 256 streams), and reads left waiting meanwhile merge with the next chunk.
+    The starts are spread over passes of the loop, which polls between them."""
+    from probe.runner import SENDS_PER_PASS
+
+    endpoints = FakeEndpoints()
+    pass_number = [0]
+    sends_per_pass: Counter[int] = Counter()
+
+    async def hold(request: PlannedRequest) -> None:
+        sends_per_pass[pass_number[0]] += 1
+
+    endpoints.hold = hold
+    monkeypatch.setattr("probe.runner.exchange", endpoints.exchange)
+    plan = endpoints.plan(*["a"] * 64)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        counting = [True]
+
+        def count_passes() -> None:  # runs once in every pass of the loop
+            pass_number[0] += 1
+            if counting[0]:
+                loop.call_soon(count_passes)
+
+        loop.call_soon(count_passes)
+        with anyio.fail_after(10):
+            await run_plan(plan, lambda request, record: None, concurrency=64)
+        counting[0] = False
+
+    anyio.run(main)
+    assert sum(sends_per_pass.values()) == 64
+    assert max(sends_per_pass.values()) == SENDS_PER_PASS < 64
