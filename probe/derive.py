@@ -20,7 +20,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from types import ModuleType
 
 from probe.model import (
@@ -230,22 +230,23 @@ def _longest_line(payloads: Sequence[bytes]) -> int:
 def _merged_usage(reports: list[UsageReport]) -> UsageReport:
     """Usage reports are cumulative: field by field, the last value reported wins.
 
-    Merged once at the end rather than report by report, since some providers report usage with every chunk."""
+    Merged once at the end rather than report by report, and from the last report back (usually one step), since
+    some providers report usage with every chunk."""
     return UsageReport(
-        input_tokens=_last_reported(report.input_tokens for report in reports),
-        output_tokens=_last_reported(report.output_tokens for report in reports),
-        reasoning_tokens=_last_reported(report.reasoning_tokens for report in reports),
+        input_tokens=_last_reported(reports, "input_tokens"),
+        output_tokens=_last_reported(reports, "output_tokens"),
+        reasoning_tokens=_last_reported(reports, "reasoning_tokens"),
     )
 
 
-def _last_reported(values: Iterable[int | None]) -> int | None:
-    """The last count reported; ``None`` if none was, or if it is past what SQLite stores (a dialect's sum of
-    absurd counts)."""
-    last = None
-    for value in values:
+def _last_reported(reports: list[UsageReport], field: str) -> int | None:
+    """The last count reported in ``field``; ``None`` if none was, or if it is past what SQLite stores (a dialect's
+    sum of absurd counts)."""
+    for report in reversed(reports):
+        value = getattr(report, field)
         if value is not None:
-            last = value
-    return int_or_none(last)
+            return int_or_none(value)
+    return None
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

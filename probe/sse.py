@@ -35,8 +35,13 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume one read; return the events it completed (often zero or one)."""
-        if self._started and not (self._buffer or self._skip_lf or self._data) and chunk.endswith(b"\n\n"):
-            event = self._whole_event(chunk)
+        if self._started and not (self._buffer or self._skip_lf or self._data):
+            if chunk.endswith(b"\n\n"):
+                event = self._whole_event(chunk)
+            elif chunk.endswith(b"\r\n\r\n"):
+                event = self._whole_crlf_event(chunk)
+            else:
+                event = None
             if event is not None:
                 return [event]
         lines = self._complete_lines(chunk)
@@ -82,6 +87,15 @@ class SSEDecoder:
             return None
         self._event = ""
         return SSEEvent(data.decode("utf-8", "replace"), name or "message", self._id)
+
+    def _whole_crlf_event(self, chunk: bytes) -> SSEEvent | None:
+        """The usual read of a stream whose lines end in CRLF (Gemini): exactly ``data: X\\r\\n\\r\\n``, nothing
+        pending before it; ``None`` for any other read. Both paths give the same event."""
+        end = len(chunk) - 4
+        if not (chunk.startswith(b"data: ") and chunk.find(b"\r") == end and chunk.find(b"\n") == end + 1):
+            return None
+        name, self._event = self._event, ""
+        return SSEEvent(chunk[6:end].decode("utf-8", "replace"), name or "message", self._id)
 
     def close(self) -> list[SSEEvent]:
         """End of stream: a trailing line without its end-of-line is still a line, but the unterminated event is

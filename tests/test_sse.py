@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from probe.model import SSEEvent
@@ -155,9 +157,9 @@ def test_a_trailing_line_without_its_end_is_processed_at_close() -> None:
 
 
 def one_read_per_event(body: bytes) -> list[bytes]:
-    """The body cut after every blank line: how a streaming server usually writes it."""
-    pieces = body.split(b"\n\n")
-    return [piece + b"\n\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+    """The body cut after every blank line (LF or CRLF line endings): how a streaming server usually writes it."""
+    pieces = re.split(rb"(?<=\n\n)|(?<=\r\n\r\n)", body)
+    return [piece for piece in pieces if piece]
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -178,9 +180,16 @@ def test_a_recorded_body_read_event_by_event_decodes_as_a_whole(path) -> None:
         ([b"data: a\n\n", b"data: b\r\n\n", b"event: \ndata: \n\n"],
          [SSEEvent(data="a"), SSEEvent(data="b"), SSEEvent(data="")]),
         ([b"data: a\n\n", b"event: e\n\n", b"data: b\ndata: c\n\n"], [SSEEvent(data="a"), SSEEvent(data="b\nc")]),
+        ([b"data: a\r\n\r\n", b"event: e\r\n", b"data: b\r\n\r\n", b"data: c\r\n\r\n"],
+         [SSEEvent(data="a"), SSEEvent(data="b", event="e"), SSEEvent(data="c")]),
+        ([b"data: a\r\n\r\n", b"data: b\r\n", b"data: c\r\n\r\n", b"data: x\ry\r\n\r\n", b"data: d\r\n\r\n"],
+         [SSEEvent(data="a"), SSEEvent(data="b\nc"), SSEEvent(data="x"), SSEEvent(data="d")]),
+        ([b"data: a\r\n\r\n", b"data: b\r", b"\n\r\n", b"data: c\r\n\r\n"],
+         [SSEEvent(data="a"), SSEEvent(data="b"), SSEEvent(data="c")]),
     ],
     ids=["event-name-from-an-earlier-read", "id-from-an-earlier-read", "data-pending-from-an-earlier-read",
-         "cr-and-empty-fields", "event-without-data-and-two-data-lines"],
+         "cr-and-empty-fields", "event-without-data-and-two-data-lines", "crlf-event-name-from-an-earlier-read",
+         "crlf-data-pending-and-a-lone-cr", "crlf-a-line-ending-split-between-reads"],
 )
 def test_a_one_event_read_keeps_what_earlier_reads_left(reads: list[bytes], want: list[SSEEvent]) -> None:
     """The shortcut applies only when nothing is pending, and carries the event name and last ID as the rules do."""

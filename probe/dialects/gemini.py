@@ -120,7 +120,9 @@ class Parser:
             reason = feedback.get("blockReason") if isinstance(feedback, dict) else None
             if reason:
                 events.append(StreamFailed("bad_request", f"the prompt was blocked: {truncate(str(reason), 120)}"))
-        return events + finishes
+        if finishes:  # after the text and usage of the same chunk
+            events.extend(finishes)
+        return events
 
 
 def _parse_candidate(candidate: dict[str, Any], events: list[StreamEvent], finishes: list[StreamEvent]) -> None:
