@@ -119,9 +119,9 @@ class SampleWriter:
         if self.error is not None:
             return None
         underived = self._underived[0][0] if self._underived else None
-        if self._commit_is_due():
-            since = self._unstored[0][0]
-            return since if underived is None or since < underived else underived
+        due = self._commit_due_at()
+        if due is not None and due <= time.monotonic():  # a commit "arrives" when it falls due
+            return due if underived is None or due < underived else underived
         return underived
 
     def next_due(self) -> float | None:
@@ -136,11 +136,14 @@ class SampleWriter:
             self._derive_oldest()
 
     def _commit_due_at(self) -> float | None:
-        """At once when a piece is full, else a flush interval after the oldest sample arrived; never before the
-        retry after finding the database locked."""
+        """When a piece of samples falls due: as the piece fills, else a flush interval after its oldest sample
+        arrived; never before the retry after finding the database locked."""
         if not self._unstored:
             return None
-        due = 0.0 if len(self._unstored) >= STORE_PIECE else self._unstored[0][0] + self._flush_interval_s
+        if len(self._unstored) >= STORE_PIECE:
+            due = self._unstored[STORE_PIECE - 1][0]
+        else:
+            due = self._unstored[0][0] + self._flush_interval_s
         return max(due, self._retry_at)
 
     def _commit_is_due(self) -> bool:

@@ -6,6 +6,8 @@ import gc
 import sqlite3
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ from probe.job import run_job
 from probe.model import Exchange, PlannedRequest
 from probe.sim.server import SimServer
 from probe.store import Store, StoreError
+from probe.writer import SampleWriter
 from tests.test_runner import plan_for
 
 
@@ -64,20 +67,28 @@ def recorded_exchanges(count: int) -> list[tuple[PlannedRequest, Exchange]]:
     return exchanges
 
 
+def new_run(db: Path, samples_planned: int) -> str:
+    with Store.open(db) as store:
+        return store.begin_run(host="h", region=None, probe_version="t", config_hash="", command="t",
+                               samples_planned=samples_planned)
+
+
+def writer_for(db: Path, run_id: str, **options: Any) -> SampleWriter:
+    from probe.tokens import load_encoding
+
+    return SampleWriter(db, run_id, {"gpt-4.1-nano": load_encoding("o200k_base")}, **options)
+
+
 def test_on_the_loop_another_process_s_write_lock_makes_samples_wait_not_the_loop(tmp_path) -> None:
     """Another process writing the same file (a merge, a second tool) holds its write lock for as long as it likes.
     The loop's writer never waits for it, one idle piece at a time (a blocked loop stamps nothing): its samples wait
     instead, and are committed once the lock is gone, or when the writer closes, which may wait."""
-    from probe.tokens import load_encoding
-    from probe.writer import LOCKED_RETRY_S, SampleWriter
+    from probe.writer import LOCKED_RETRY_S
 
     db = tmp_path / "results.db"
-    with Store.open(db) as store:
-        run_id = store.begin_run(host="h", region=None, probe_version="t", config_hash="", command="t",
-                                 samples_planned=6)
+    run_id = new_run(db, 6)
     exchanges = recorded_exchanges(6)
-    writer = SampleWriter(db, run_id, {"gpt-4.1-nano": load_encoding("o200k_base")}, on_loop=True,
-                          flush_interval_s=0)  # each sample due as soon as it is derived
+    writer = writer_for(db, run_id, on_loop=True, flush_interval_s=0)  # each sample due as soon as it is derived
     other_process = sqlite3.connect(db, isolation_level=None)
     with writer:
         for request, record in exchanges[:4]:
@@ -102,16 +113,9 @@ def test_on_the_loop_another_process_s_write_lock_makes_samples_wait_not_the_loo
 def test_on_the_loop_samples_are_committed_together_within_the_flush_interval(tmp_path) -> None:
     """A transaction of one sample costs five times the CPU of one sample in a piece of 16: samples derived close
     together wait for each other, at most ``flush_interval_s``, and the loop is told when to wake for them."""
-    from probe.tokens import load_encoding
-    from probe.writer import SampleWriter
-
     db = tmp_path / "results.db"
-    with Store.open(db) as store:
-        run_id = store.begin_run(host="h", region=None, probe_version="t", config_hash="", command="t",
-                                 samples_planned=3)
     exchanges = recorded_exchanges(3)
-    writer = SampleWriter(db, run_id, {"gpt-4.1-nano": load_encoding("o200k_base")}, on_loop=True,
-                          flush_interval_s=0.2)
+    writer = writer_for(db, new_run(db, 3), on_loop=True, flush_interval_s=0.2)
     with writer:
         for request, record in exchanges:
             writer.submit(request, record)
@@ -122,7 +126,7 @@ def test_on_the_loop_samples_are_committed_together_within_the_flush_interval(tm
         due = writer.next_due()  # a flush interval after the first was derived
         assert writer.stored == 0 and due is not None and started + 0.2 <= due <= derived + 0.2
         time.sleep(max(0.0, due - time.monotonic()))
-        assert writer.waiting_since() is not None
+        assert writer.waiting_since() == due  # waiting since it fell due: overdue 0.1 s later, not at once
         writer.run_one()
         assert writer.stored == 3 and writer.next_due() is None and writer.waiting_since() is None
 
@@ -130,15 +134,9 @@ def test_on_the_loop_samples_are_committed_together_within_the_flush_interval(tm
 def test_a_lock_still_held_when_the_writer_closes_is_an_error_not_a_hang(tmp_path, monkeypatch) -> None:
     """Once streams are over the writer waits for the lock as any write does, and then gives up with the store's
     one-line error; what it could not commit is not counted as stored."""
-    from probe.tokens import load_encoding
-    from probe.writer import SampleWriter
-
     monkeypatch.setattr(Store, "DEFAULT_LOCK_WAIT_S", 0.1)
     db = tmp_path / "results.db"
-    with Store.open(db) as store:
-        run_id = store.begin_run(host="h", region=None, probe_version="t", config_hash="", command="t",
-                                 samples_planned=2)
-    writer = SampleWriter(db, run_id, {"gpt-4.1-nano": load_encoding("o200k_base")}, on_loop=True)
+    writer = writer_for(db, new_run(db, 2), on_loop=True)
     other_process = sqlite3.connect(db, isolation_level=None)
     try:
         with pytest.raises(StoreError, match="locked by another process for more than 0.1 s"), writer:
@@ -156,16 +154,11 @@ def test_without_probes_loop_the_writer_thread_derives(tmp_path) -> None:
     import anyio
 
     from probe.runner import run_plan
-    from probe.tokens import load_encoding
-    from probe.writer import SampleWriter
 
     db = tmp_path / "results.db"
-    with Store.open(db) as store:
-        run_id = store.begin_run(host="h", region=None, probe_version="t", config_hash="", command="t",
-                                 samples_planned=5)
     derived_on: list[int] = []
-    writer = SampleWriter(db, run_id, {"gpt-4.1-nano": load_encoding("o200k_base")},
-                          on_derived=lambda request, exchange, sample: derived_on.append(threading.get_ident()))
+    writer = writer_for(db, new_run(db, 5),
+                        on_derived=lambda request, exchange, sample: derived_on.append(threading.get_ident()))
     with SimServer() as sim, writer:
         anyio.run(lambda: run_plan(plan_for(sim.base_url, 5), writer.submit, concurrency=2))
     assert writer.stored == 5
@@ -181,21 +174,16 @@ def test_the_writer_lets_go_of_each_sample_once_it_is_stored(tmp_path) -> None:
 
     from probe.model import Sample
     from probe.runner import run_plan
-    from probe.tokens import load_encoding
-    from probe.writer import SampleWriter
 
     db = tmp_path / "results.db"
-    with Store.open(db) as store:
-        run_id = store.begin_run(host="h", region=None, probe_version="t", config_hash="", command="t",
-                                 samples_planned=12)
+    run_id = new_run(db, 12)
     alive_at_each_commit: list[int] = []
 
     def count_live_samples(sample: Sample) -> None:
         gc.collect()
         alive_at_each_commit.append(sum(1 for obj in gc.get_objects() if type(obj) is Sample and obj.run_id == run_id))
 
-    writer = SampleWriter(db, run_id, {"gpt-4.1-nano": load_encoding("o200k_base")}, on_sample=count_live_samples,
-                          batch_size=1, flush_interval_s=0)
+    writer = writer_for(db, run_id, on_sample=count_live_samples, batch_size=1, flush_interval_s=0)
     with SimServer() as sim, writer:
         anyio.run(lambda: run_plan(plan_for(sim.base_url, 12), writer.submit, concurrency=1))
     assert writer.stored == 12 and len(alive_at_each_commit) == 12
