@@ -1064,8 +1064,12 @@ class WalCheckpointer:
     """Checkpoints the WAL of a database whose writer leaves that to another connection
     (`Store.leave_checkpoints_to_another_connection`), from a thread that can afford to wait for the disk.
 
-    Made on any thread, then used by one other (its connection is not bound to the thread that made it). A passive
-    checkpoint copies what it can without waiting for readers or writers, and SQLite releases the GIL meanwhile.
+    Made on any thread, then used by one other (its connection is not bound to the thread that made it). Each
+    checkpoint copies the whole WAL into the database and has the next write start it afresh (SQLite's RESTART),
+    so the file stays as small as what is written between two checkpoints: a passive checkpoint, which never
+    blocks a writer, let a busy run's WAL grow past three times its database (14.6 MB for 4.8) since it never
+    caught up. Meanwhile writers are held off; a writer that does not wait for locks tries again later. SQLite
+    releases the GIL while it works.
     """
 
     def __init__(self, path: str | Path, busy_timeout_s: float = _DEFAULT_BUSY_TIMEOUT_S) -> None:
@@ -1078,7 +1082,7 @@ class WalCheckpointer:
 
     def checkpoint(self) -> None:
         with _translated(self._path, self._busy_timeout_s):
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
 
     def close(self) -> None:
         """Close the connection; if it is the last, SQLite checkpoints the rest and removes the WAL file."""
