@@ -8,7 +8,8 @@ Two ways, one for each kind of event loop:
   of the GIL at every row without handing it over, so the loop could go without it for a whole batch (in a
   diagnostic run, one insert of 256 samples took 11 ms, and the first tokens of a 256-stream burst that arrived
   meanwhile were merged with their second). A write never waits for another process's lock (it is tried again
-  later), and the WAL is checkpointed from a thread of its own, which only waits for the disk.
+  later), and the WAL is checkpointed from a thread of its own, which can afford to wait (for the disk, and for
+  the loop's commit in progress); the loop's writes do not wait for it either.
 - **On a thread of its own** (any other loop: the benchmark's comparison mode), which derives and commits.
 
 A sample is committed within ``flush_interval_s`` of being derived (on the loop: sooner once ``STORE_PIECE`` are
