@@ -111,7 +111,7 @@ def test_on_the_loop_another_process_s_write_lock_makes_samples_wait_not_the_loo
 
 
 def test_on_the_loop_samples_are_committed_together_within_the_flush_interval(tmp_path) -> None:
-    """A transaction of one sample costs five times the CPU of one sample in a piece of 16: samples derived close
+    """A transaction of one sample costs about five times the CPU of one sample in a piece of 16: samples derived close
     together wait for each other, at most ``flush_interval_s``, and the loop is told when to wake for them."""
     db = tmp_path / "results.db"
     exchanges = recorded_exchanges(3)
