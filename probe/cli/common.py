@@ -4,7 +4,7 @@ failures."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -42,6 +42,12 @@ app = typer.Typer(
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Provider configuration (TOML).")]
 DbOption = Annotated[Path, typer.Option("--db", help="SQLite database the samples are written to.")]
+ProviderOption = Annotated[
+    Optional[list[str]], typer.Option("--provider", "-p", help="Only this provider (repeatable).")
+]
+ModelOption = Annotated[
+    Optional[list[str]], typer.Option("--model", "-m", help="Only this model, by canonical name (repeatable).")
+]
 
 
 def main() -> None:

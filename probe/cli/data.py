@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from probe.cli.common import METRICS_HELP, app, fail, new_console
+from probe.cli.common import METRICS_HELP, ProviderOption, app, fail, new_console
 
 
 @app.command(epilog=METRICS_HELP)
@@ -64,7 +64,7 @@ def export(
     until: Annotated[
         Optional[str], typer.Option("--until", metavar="WHEN", help="Samples started before this (same forms as --since).")
     ] = None,
-    provider: Annotated[Optional[list[str]], typer.Option("--provider", "-p", help="Only this provider (repeatable).")] = None,
+    provider: ProviderOption = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Only this model (repeatable).")] = None,
     status: Annotated[Optional[str], typer.Option("--status", metavar="ok|error", help="Only successes or only failures.")] = None,
     workload: Annotated[Optional[str], typer.Option("--workload", help="Only samples of this workload.")] = None,
