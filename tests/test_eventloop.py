@@ -90,6 +90,27 @@ def test_a_busy_loop_polls_at_most_once_per_gap(setup) -> None:
     assert events and time.slept == [pytest.approx(GAP_S - 0.0002)]
 
 
+def test_many_open_streams_widen_the_gap(setup) -> None:
+    """Where the loop's CPU decides accuracy, it polls half as often; one socket fewer and the gap is narrow."""
+    selector, time, _, writer = setup
+    selector.wide_poll_gap_s, selector.wide_from_sockets = 2 * GAP_S, 3
+    pairs = [socket.socketpair() for _ in range(2)]
+    try:
+        selector.register(pairs[0][0], selectors.EVENT_READ)
+        become_busy(selector, time, writer)
+        assert selector.select(5) and time.slept == [pytest.approx(GAP_S - 0.0002)]
+        selector.register(pairs[1][0], selectors.EVENT_READ)
+        time.now += 0.05  # a quiet spell, then reads come fast again
+        become_busy(selector, time, writer)
+        time.slept.clear()
+        assert selector.select(5) and time.slept == [pytest.approx(2 * GAP_S - 0.0002)]
+    finally:
+        for reader, other_end in pairs:
+            selector.unregister(reader)
+            reader.close()
+            other_end.close()
+
+
 def test_gathering_never_sleeps_past_a_due_timer_nor_delays_ready_callbacks(setup) -> None:
     selector, time, _, writer = setup
     become_busy(selector, time, writer)
