@@ -5,7 +5,7 @@ second, each a full loop iteration, and on a small virtual machine the loop's ow
 the reads. And the samples were derived on a second thread, which took the GIL whenever the loop released it for
 a system call: in a burst of first tokens from 256 streams, every read could wait up to a switch interval.
 
-This loop changes two things, both safe only because reads are stamped by the kernel
+This loop changes three things, all safe only because reads are stamped by the kernel
 (``probe.transport.KernelStampedSocket``), so when the loop gets round to a read no longer changes its timestamp:
 
 - **Reads are gathered.** While reads come faster than one per gap, the selector polls at most once per gap, and
