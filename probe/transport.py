@@ -79,21 +79,34 @@ class KernelStampedSocket(socket.socket):
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:  # type: ignore[override]
         target = memoryview(buffer)[:nbytes] if nbytes else buffer
         count, control, _, _ = self.recvmsg_into([target], _CONTROL_BYTES, flags)
-        for level, kind, data in control:
-            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
-                seconds, nanoseconds = _TIMESPEC.unpack_from(data)
-                self.kernel_received_ns = seconds * 1_000_000_000 + nanoseconds
+        if control:
+            self.kernel_received_ns = kernel_received_ns(control)
         return count
 
     def take_age_ns(self) -> int | None:
         """How long ago the kernel received the last read's bytes; ``None`` when there is no fresh, sane stamp.
         A stamp is taken once, so plaintext that TLS hands over later, without a new read, uses the clock."""
         received = self.kernel_received_ns
-        if not received:
-            return None
         self.kernel_received_ns = 0
-        age = time.time_ns() - received
-        return age if 0 <= age < MAX_KERNEL_AGE_NS else None
+        return kernel_age_ns(received)
+
+
+def kernel_received_ns(control: list[tuple[int, int, bytes]]) -> int:
+    """The kernel's receive stamp (wall clock, ns) in a ``recvmsg`` read's control messages; 0 when there is none."""
+    for level, kind, data in control:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            return seconds * 1_000_000_000 + nanoseconds
+    return 0
+
+
+def kernel_age_ns(received_ns: int) -> int | None:
+    """How long ago the kernel received bytes it stamped ``received_ns``; ``None`` for no stamp (0), or one that
+    the wall clock, stepped since, makes meaningless (see ``MAX_KERNEL_AGE_NS``)."""
+    if not received_ns:
+        return None
+    age = time.time_ns() - received_ns
+    return age if 0 <= age < MAX_KERNEL_AGE_NS else None
 
 
 def keep_kernel_stamping_on() -> socket.socket | None:
@@ -157,6 +170,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._loop = loop
         self._read_buffer = read_buffer if read_buffer is not None else new_read_buffer()
         self.socket: KernelStampedSocket | None = None  # set when the socket stamps reads itself
+        self._stop_direct_reads: Callable[[], None] | None = None
+        self._direct_read: memoryview | None = None  # taken by ``read_into``, not yet processed
+        self._direct_read_received_ns = 0
         self.kernel_stamped_reads = 0
         self.transport: asyncio.Transport | None = None
         self.lost = False
@@ -203,6 +219,9 @@ class _Connection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self._stop_direct_reads is not None:
+            self._stop_direct_reads()
+            self._stop_direct_reads = None
         if not self.gone.done():
             self.gone.set_result(None)
         if self._mode == "head":
@@ -224,13 +243,55 @@ class _Connection(asyncio.BufferedProtocol):
         now = self._clock()
         sock = self.socket
         if sock is not None:
-            age = sock.take_age_ns()
-            if age is not None:
-                # the arrival time on this clock; never before the previous read of the response, nor before the
-                # request (a wall clock stepped forward between arrival and read would make the age too large)
-                now = max(now - age, self.last_read_ns)
-                self.kernel_stamped_reads += 1
+            now = self._arrival(now, sock.take_age_ns())
         self._received(now, bytes(self._read_buffer[:nbytes]))
+
+    def _arrival(self, now: int, age: int | None) -> int:
+        """When a read read at ``now`` arrived, on this clock, given the age of its kernel stamp (``None``: none)."""
+        if age is None:
+            return now
+        self.kernel_stamped_reads += 1
+        # never before the previous read of the response, nor before the request (a wall clock stepped forward
+        # between arrival and read would make the age too large)
+        return max(now - age, self.last_read_ns)
+
+    def read_directly_on(self, loop: asyncio.AbstractEventLoop, sock: KernelStampedSocket) -> None:
+        """Have ``loop``'s selector take this connection's reads itself, where the loop offers it
+        (``probe.eventloop.GatheringEventLoop``); elsewhere asyncio's transport reads, through ``buffer_updated``."""
+        register = getattr(loop, "read_directly", None)
+        if register is not None:
+            self._stop_direct_reads = register(sock.fileno(), self)
+
+    def read_into(self, buffer: memoryview) -> int | None:
+        """The selector's read (``probe.eventloop.DirectReader``): the bytes and their kernel stamp, kept for
+        ``process_read``. The end of the stream is left to asyncio's transport, which closes the connection."""
+        sock = self.socket
+        assert sock is not None
+        try:
+            count, control, _, _ = sock.recvmsg_into([buffer], _CONTROL_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError:  # reset: asyncio's transport would close the connection too (connection_lost settles it)
+            if self.transport is not None:
+                self.transport.abort()
+            return 0
+        if not count:
+            return None
+        self._direct_read = buffer[:count]
+        self._direct_read_received_ns = kernel_received_ns(control) if control else 0
+        return count
+
+    def process_read(self) -> None:
+        """The read ``read_into`` kept, stamped and framed as ``buffer_updated`` does it."""
+        now = self._arrival(self._clock(), kernel_age_ns(self._direct_read_received_ns))
+        data = self._direct_read
+        self._direct_read = None
+        try:
+            self._received(now, bytes(data))  # type: ignore[arg-type]
+        except Exception as error:  # as asyncio's transport does with a protocol that fails: close the connection
+            self._fail(httpx.RemoteProtocolError(f"reading the response failed ({type(error).__name__})"))
+            if self.transport is not None:
+                self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         """The same as a read of ``data`` into the buffer (for callers that hold bytes)."""
@@ -639,6 +700,8 @@ class StampingTransport(httpx.AsyncBaseTransport):
                 except BaseException:
                     sock.close()
                     raise
+                if scheme == "http" and connection.socket is not None:  # TLS reads go through asyncio's TLS layer
+                    connection.read_directly_on(loop, connection.socket)
                 if trace is not None:
                     await trace("connection.connect_tcp.complete", {})
                 if scheme == "https":

@@ -12,6 +12,7 @@ import pytest
 from probe.client import exchange, make_http_client
 from probe.derive import MAX_LINE_BYTES, _longest_line, derive_sample
 from probe.dialects import get_dialect, openai_chat
+from probe.eventloop import new_event_loop
 from probe.model import Exchange, PlannedRequest, Sample, Target, Timeouts
 from probe.sim import LatencyProfile, SimServer
 from probe.sim.faults import FAULT_HEADER, FAULTS
@@ -55,7 +56,7 @@ def probe_once(
             return await exchange(client, dialect.build_request(target, "hi", 100), timeouts, **limit)
 
     started = time.perf_counter()
-    record = anyio.run(go)
+    record = anyio.run(go, backend_options={"loop_factory": new_event_loop})  # the loop `probe run` uses
     elapsed = time.perf_counter() - started
     return record, derive_sample(record, planned, dialect, o200k, sample_id="s", run_id="r"), elapsed
 

@@ -158,3 +158,85 @@ def test_an_idle_loop_wakes_when_background_work_falls_due(setup, monkeypatch: p
                         lambda self, timeout=None: waits.append(timeout) or platform_select(self, timeout))
     assert selector.select(5) == [] and waits == [pytest.approx(0.03)]
     assert selector.select(None) == [] and waits[-1] == pytest.approx(0.03)  # no timer at all: still wakes
+
+
+class LoggingReader:
+    """A direct reader that logs each step: ``read name``, ``process name``."""
+
+    def __init__(self, name: str, sock: socket.socket, log: list[str]) -> None:
+        self.name, self.sock, self.log = name, sock, log
+        self.kept = b""
+        self.processed: list[bytes] = []
+
+    def read_into(self, buffer: memoryview) -> int | None:
+        count = self.sock.recv_into(buffer)
+        if not count:
+            return None
+        self.log.append(f"read {self.name}")
+        self.kept = bytes(buffer[:count])
+        return count
+
+    def process_read(self) -> None:
+        self.log.append(f"process {self.name}")
+        self.processed.append(self.kept)
+
+
+@pytest.fixture
+def direct_pairs(setup) -> Iterator[list[tuple[socket.socket, socket.socket]]]:
+    """Two more socket pairs on the selector, for direct readers."""
+    selector = setup[0]
+    pairs = [socket.socketpair() for _ in range(2)]
+    yield pairs
+    for reader, other_end in pairs:
+        if reader in selector.get_map():
+            selector.unregister(reader)
+        reader.close()
+        other_end.close()
+
+
+def test_a_poll_takes_every_direct_read_before_processing_any(setup, direct_pairs) -> None:
+    """The system calls of a poll run back to back, then the processing: each warms the cache for the next."""
+    selector, _, plain, plain_writer = setup
+    log: list[str] = []
+    readers = []
+    for name, (sock, other_end) in zip("ab", direct_pairs):
+        selector.register(sock, selectors.EVENT_READ)
+        readers.append(LoggingReader(name, sock, log))
+        selector.read_directly(sock.fileno(), readers[-1])
+        other_end.send(b"chunk " + name.encode())
+    plain_writer.send(b"x")
+    events = selector.select(5)
+    assert [key.fileobj for key, _ in events] == [plain]  # only the socket asyncio reads itself
+    assert sorted(log[:2]) == ["read a", "read b"] and sorted(log[2:]) == ["process a", "process b"]
+    assert [r.processed for r in readers] == [[b"chunk a"], [b"chunk b"]]
+
+
+def test_the_end_of_a_stream_and_a_socket_s_writes_stay_asyncio_s(setup, direct_pairs) -> None:
+    selector = setup[0]
+    (ended, ended_peer), (writable, writable_peer) = direct_pairs
+    log: list[str] = []
+    selector.register(ended, selectors.EVENT_READ)
+    selector.read_directly(ended.fileno(), LoggingReader("ended", ended, log))
+    selector.register(writable, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    selector.read_directly(writable.fileno(), LoggingReader("writable", writable, log))
+    ended_peer.close()
+    writable_peer.send(b"x")
+    events = {key.fileobj: mask for key, mask in selector.select(5)}
+    assert events == {ended: selectors.EVENT_READ, writable: selectors.EVENT_WRITE}
+    assert log == ["read writable", "process writable"]
+
+
+def test_a_stopped_direct_reader_leaves_its_reads_to_asyncio_and_never_stops_a_newer_one(setup, direct_pairs) -> None:
+    selector = setup[0]
+    (sock, other_end), _ = direct_pairs
+    log: list[str] = []
+    selector.register(sock, selectors.EVENT_READ)
+    stop_old = selector.read_directly(sock.fileno(), LoggingReader("old", sock, log))
+    stop_old()
+    other_end.send(b"x")
+    assert [key.fileobj for key, _ in selector.select(5)] == [sock] and log == []
+    sock.recv(16)
+    selector.read_directly(sock.fileno(), LoggingReader("new", sock, log))  # the number, given to a new connection
+    stop_old()
+    other_end.send(b"y")
+    assert selector.select(5) == [] and log == ["read new", "process new"]

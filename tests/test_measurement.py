@@ -15,6 +15,7 @@ import pytest
 from probe.client import exchange, make_http_client
 from probe.derive import derive_sample
 from probe.dialects import openai_chat
+from probe.eventloop import new_event_loop
 from probe.model import PlannedRequest, Target, Timeouts
 from probe.sim.process import SimProcess, spawn_sim_process
 
@@ -37,7 +38,7 @@ def measure(sim: SimProcess, model: str, o200k, max_tokens: int = 200):
         async with make_http_client() as client:
             return await exchange(client, openai_chat.build_request(target, "hi", max_tokens), planned.timeouts)
 
-    record = anyio.run(go)
+    record = anyio.run(go, backend_options={"loop_factory": new_event_loop})  # the loop `probe run` uses
     sample = derive_sample(record, planned, openai_chat, o200k, sample_id="s", run_id="r")
     (sent,) = [r for r in sim.records() if r.request_id == record.request_id]
     return record, sample, sent

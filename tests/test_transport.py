@@ -15,6 +15,7 @@ import pytest
 
 from probe.client import exchange, make_http_client
 from probe.dialects import openai_chat
+from probe.eventloop import new_event_loop
 from probe.model import Target, Timeouts
 from probe.sim.profiles import LatencyProfile
 from probe.sim.server import SimServer
@@ -185,6 +186,34 @@ def test_no_json_is_parsed_while_the_stream_is_read(monkeypatch) -> None:
     assert calls == []
 
 
+@pytest.mark.skipif(not KERNEL_STAMPS, reason="probe's loop takes reads itself where the kernel stamps them")
+@pytest.mark.parametrize(("loop", "through_asyncio"), [("asyncio's loop", True), ("probe's loop", False)])
+def test_on_probes_loop_the_selector_takes_every_read_of_a_plain_connection(monkeypatch, loop: str,
+                                                                             through_asyncio: bool) -> None:
+    """Counted, not timed: asyncio's transport hands a read over through ``buffer_updated``; on probe's loop no
+    read of the stream takes that path, and every read is still stamped by the kernel."""
+    handed_over: list[int] = []
+    real_buffer_updated = _Connection.buffer_updated
+    monkeypatch.setattr(_Connection, "buffer_updated",
+                        lambda self, nbytes: handed_over.append(nbytes) or real_buffer_updated(self, nbytes))
+    paced = LatencyProfile(ttft_s=0.01, inter_chunk_s=0.005, output_tokens=12)
+    with SimServer({"m": paced}) as sim:
+        target = Target(base_url=sim.base_url, model_id="m", auth="none")
+
+        async def go():
+            async with make_http_client() as client:
+                wait_until_the_kernel_stamps_reads()
+                record = await exchange(client, openai_chat.build_request(target, "hi", 12), Timeouts())
+                (connection,) = client.stamping_transport._open
+                return record, connection.kernel_stamped_reads
+
+        record, kernel_stamped = run_on(loop, go)
+    assert record.status == 200 and record.failure is None and len(record.read_times) >= 6
+    assert bool(handed_over) is through_asyncio
+    reads = len(record.read_times)
+    assert reads <= kernel_stamped <= reads + 1  # every read kernel-stamped (and the head, if it came alone)
+
+
 def test_connections_are_reused_between_requests() -> None:
     with SimServer({"m": FAST}) as sim:
         target = Target(base_url=sim.base_url, model_id="m", auth="none")
@@ -276,8 +305,19 @@ def test_a_keep_alive_connection_the_server_closed_is_replaced_not_reported(monk
     assert len(connections) == 2
 
 
+LOOPS = {"asyncio's loop": None, "probe's loop": new_event_loop}
+"""probe runs on its own loop (``probe.eventloop``), which takes plain connections' reads in its selector; the
+transport works on any asyncio loop, which reads through asyncio's transport."""
+
+
+def run_on(loop: str, main):  # type: ignore[no-untyped-def]
+    factory = LOOPS[loop]
+    return anyio.run(main, backend_options={} if factory is None else {"loop_factory": factory})
+
+
 @pytest.mark.skipif(not KERNEL_STAMPS, reason="reads are stamped by the kernel on Linux only")
-def test_a_read_is_stamped_when_its_bytes_arrived_not_when_a_busy_loop_took_them() -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_read_is_stamped_when_its_bytes_arrived_not_when_a_busy_loop_took_them(loop: str) -> None:
     """The body arrives while the event loop is blocked for 300 ms; its stamp is the arrival, so a slow loop (or
     reads gathered in batches) does not move the measurement."""
     server = socket.create_server(("127.0.0.1", 0))
@@ -311,7 +351,7 @@ def test_a_read_is_stamped_when_its_bytes_arrived_not_when_a_busy_loop_took_them
         finally:
             await transport.aclose()
 
-    blocked_ns, resumed_ns, reads, kernel_stamped = anyio.run(go)
+    blocked_ns, resumed_ns, reads, kernel_stamped = run_on(loop, go)
     server.close()
     thread.join(timeout=5)
     assert [piece for _, piece in reads] == [b"hello"] and kernel_stamped == 2  # the head's read, the body's read
