@@ -9,7 +9,7 @@ clock and appends ``(t, bytes)``: no httpx, no parsing, no SQLite. Three ways of
   happened to raise glibc's mmap threshold first.
 - ``buffered``: an ``asyncio.BufferedProtocol`` reading into one buffer it owns, as ``probe.transport`` does.
 - ``gathered``: the same, on probe's event loop (``probe.eventloop``), which polls at most once every 2 ms
-  while reads come fast (4 ms with 64 or more sockets registered).
+  while reads come fast (3 ms with 64 or more sockets registered).
 
 Also prints the simulator's CPU per event (Linux), to show how much of the second core the server needs.
 

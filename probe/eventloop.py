@@ -12,15 +12,18 @@ This loop changes four things, all safe only because reads are stamped by the ke
   each poll takes every read that is waiting; a read after a quiet spell is taken at once. The gap bounds what
   gathering can cost a measurement: only two chunks of one stream that arrive less than a gap apart can wait
   together and be merged by TCP into one read, stamped as the later one, so a merged first token is stamped
-  less than a gap late; streams slower than one chunk per gap are never merged by it. Work right after a sleep
-  costs more than the same work done in a run (on the benchmark machine, deriving samples with a 1 ms sleep
-  before each took 8.6-9.8 µs of CPU a chunk, against 7.7-8.4 without), so fewer, fuller polls are cheaper.
-- **The gap widens with the number of streams.** It is ``min_poll_gap_s`` (2 ms, the TTFT error p99 the
-  benchmark allows at one stream) while fewer than ``wide_from_sockets`` (64) sockets are registered (one per
-  open connection), and ``wide_poll_gap_s`` (4 ms, what it allows at 64 streams) from there. That is where the
-  loop's own CPU decides accuracy: a loop that falls behind its reads merges far more than a gap's worth. At 64
-  streams the wider gap took the loop from 519 polls a second to 334, and its CPU per chunk down by 7 % (mean of
-  14 alternating pairs of runs, lower in 12; ``bench/README.md``).
+  about a gap late at most (a little more when the sleep overshoots); streams slower than one chunk per gap are
+  never merged by it. Work right after a sleep costs more than the same work done in a run (on the benchmark
+  machine, deriving samples with a 1 ms sleep before each took 8.6-9.8 µs of CPU a chunk, against 7.7-8.4
+  without), so fewer, fuller polls are cheaper.
+- **The gap widens with the number of streams.** It is ``min_poll_gap_s`` (2 ms) while fewer than
+  ``wide_from_sockets`` (64) sockets are registered (one per open connection), and ``wide_poll_gap_s`` (3 ms)
+  from there: each a millisecond under the TTFT error p99 the benchmark allows at 16 and at 64 streams (3 and 4
+  ms), which leaves room for the sleep's overshoot. (A single stream's reads come too far apart to be gathered.)
+  From 64 streams the loop's own CPU decides accuracy: a loop that falls behind its reads merges far more than a
+  gap's worth. A first version widened the gap to 4 ms, the 64-stream target itself, with no room left: TTFT
+  error p99 at 64 streams was then over 3 ms in 3 of 57 benchmark runs while asyncio's transport took the reads
+  (3.81, 4.04 and 10.00 ms; ``bench/README.md``).
 - **The selector takes the reads of plain connections itself**, all of a poll's at once, before handing them over
   one by one (:class:`DirectReader`, registered with :meth:`GatheringEventLoop.read_directly`). asyncio would queue
   a callback per ready socket and go through its transport's layers for each read; here a poll's system calls run
@@ -46,7 +49,7 @@ from typing import Protocol
 from probe.transport import KERNEL_STAMPS, READ_BUFFER_BYTES
 
 MIN_POLL_GAP_S = 0.002
-WIDE_POLL_GAP_S = 0.004
+WIDE_POLL_GAP_S = 0.003
 WIDE_FROM_SOCKETS = 64
 MAX_BACKGROUND_DELAY_S = 0.1
 DIRECT_READ_BATCH_BYTES = 4 * READ_BUFFER_BYTES
