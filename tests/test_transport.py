@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import socket
+import struct
 import threading
 import time
 
@@ -358,6 +359,40 @@ def test_a_read_is_stamped_when_its_bytes_arrived_not_when_a_busy_loop_took_them
     (stamp, _), = reads
     assert body_sent_ns[0] <= stamp < body_sent_ns[0] + 50_000_000  # within 50 ms of the write (not 250 ms later)
     assert resumed_ns - blocked_ns >= 300_000_000 and stamp < resumed_ns - 200_000_000
+
+
+@pytest.mark.parametrize("ending", ["close", "reset"])
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_connection_lost_in_the_middle_of_the_body_keeps_what_came_and_is_a_disconnect(loop: str, ending: str) -> None:
+    """Closed (FIN) or reset (RST) by the server after one chunk, on either loop: on probe's loop the selector's
+    own read meets the reset, and the connection must end as asyncio's transport would end it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        time.sleep(0.02)
+        connection.sendall(b"f\r\ndata: {\"a\":1}\n\n\r\n")
+        time.sleep(0.05)
+        if ending == "reset":
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    target = Target(base_url=f"http://127.0.0.1:{port}/v1", model_id="m", auth="none")
+
+    async def go():
+        async with make_http_client() as client:
+            return await exchange(client, openai_chat.build_request(target, "hi", 5), Timeouts())
+
+    record = run_on(loop, go)
+    thread.join(timeout=5)
+    server.close()
+    assert record.status == 200 and record.read_payloads == (b'data: {"a":1}\n\n',)
+    assert record.failure is not None and record.failure[0] == "disconnect"
 
 
 def wait_until_the_kernel_stamps_reads(timeout_s: float = 5.0) -> None:
