@@ -10,6 +10,7 @@ from probe.derive import MAX_LINE_BYTES, derive_sample
 from probe.dialects import anthropic_messages, openai_chat
 from probe.model import Exchange, PlannedRequest, Target
 from probe.store import Store
+from tests.conftest import sse_fixture, sse_fixtures
 from tests.support import WordCounter
 
 MS = 1_000_000
@@ -204,3 +205,63 @@ def test_the_key_inside_streamed_text_is_replaced() -> None:
     sample = derive(stream(reads))
     assert sample.status == "ok" and sample.output_tokens == 3
     assert KEY not in repr(sample)
+
+
+# --------------------------------------------------------------------------- the data-only way of decoding
+
+ORDINARY = [(1 * MS, chunk(role=True)), (20 * MS, chunk(" one")), (30 * MS, chunk(" two")),
+            (40 * MS, chunk(finish="stop") + usage(5, 2) + DONE)]
+
+
+def split_everywhere(body: bytes, every: int) -> list[tuple[int, bytes]]:
+    return [(i * MS, body[i : i + every]) for i in range(0, len(body), every)]
+
+
+@pytest.mark.parametrize("every", [1, 7, 64, 1000])
+def test_a_data_only_stream_decodes_as_the_sse_decoder_decodes_it_however_the_reads_split_it(every: int) -> None:
+    from probe.derive import _decode, _decode_data_only_stream, _decode_read_by_read
+
+    body = b"".join(data for _, data in ORDINARY)
+    for reads in (ORDINARY, split_everywhere(body, every)):
+        exchange = stream(reads)
+        assert _decode_data_only_stream(exchange, openai_chat.Parser(), (KEY,)) is not None  # this way applies
+        assert _decode(exchange, openai_chat, (KEY,)) == _decode_read_by_read(exchange, openai_chat, (KEY,))
+
+
+@pytest.mark.parametrize("name", [path.stem for path in sse_fixtures("openai-chat")])
+def test_every_recorded_openai_stream_decodes_the_same_either_way(name: str) -> None:
+    from probe.derive import _decode, _decode_read_by_read
+
+    body = sse_fixture("openai-chat", name)
+    events = body.split(b"\n\n")
+    for reads in ([(i * MS, e + b"\n\n") for i, e in enumerate(events[:-1])] + [(len(events) * MS, events[-1])],
+                  split_everywhere(body, 5)):
+        exchange = stream([r for r in reads if r[1]])
+        assert _decode(exchange, openai_chat, (KEY,)) == _decode_read_by_read(exchange, openai_chat, (KEY,))
+
+
+@pytest.mark.parametrize(
+    "unusual",
+    [
+        b"data: {\"choices\": []}\r\n\r\n",  # CRLF line ends
+        b": keep-alive\n\n",  # a comment
+        b"event: message\ndata: {\"choices\": []}\n\n",  # another field
+        b"data: {\"a\":\ndata: 1}\n\n",  # an event of two data lines
+        b"data: {\"echo\": \"" + KEY.encode() + b"\"}\n\n",  # the key, which the decoder's path scrubs
+        b"data: {not json}\n\n",  # orjson refuses it: the decoder's path has json's fallback and the error
+        b"data: {\"x\": NaN}\n\n",  # json's extension that orjson refuses
+        b"data:{\"choices\": []}\n\n",  # no space after the colon
+    ],
+)
+def test_anything_but_plain_data_events_goes_through_the_sse_decoder(unusual: bytes) -> None:
+    from probe.derive import _decode_data_only_stream
+
+    exchange = stream(ORDINARY[:2] + [(25 * MS, unusual)] + ORDINARY[2:])
+    assert _decode_data_only_stream(exchange, openai_chat.Parser(), (KEY,)) is None
+
+
+def test_a_stream_that_falls_back_half_way_keeps_its_response_model() -> None:
+    """Parsers keep state (the model is reported once): the decoder's path starts with a parser of its own."""
+    exchange = stream(ORDINARY[:2] + [(25 * MS, b"data: {not json}\n\n")] + ORDINARY[2:])
+    sample = derive(exchange)
+    assert sample.response_model == "m-id" and sample.error_kind == "protocol"
