@@ -240,20 +240,20 @@ class _Connection(asyncio.BufferedProtocol):
         return self._read_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        now = self._clock()
         sock = self.socket
-        if sock is not None:
-            now = self._arrival(now, sock.take_age_ns())
+        now = self._arrival(None if sock is None else sock.take_age_ns())
         self._received(now, bytes(self._read_buffer[:nbytes]))
 
-    def _arrival(self, now: int, age: int | None) -> int:
-        """When a read read at ``now`` arrived, on this clock, given the age of its kernel stamp (``None``: none)."""
+    def _arrival(self, age: int | None) -> int:
+        """When the read being taken arrived, on this clock: now, less the age of its kernel stamp (``None``: no
+        stamp), but never before the previous read of the response, nor before the request (a wall clock stepped
+        forward between arrival and read would make the age too large)."""
+        now = self._clock()
         if age is None:
             return now
         self.kernel_stamped_reads += 1
-        # never before the previous read of the response, nor before the request (a wall clock stepped forward
-        # between arrival and read would make the age too large)
-        return max(now - age, self.last_read_ns)
+        now -= age
+        return now if now > self.last_read_ns else self.last_read_ns  # not ``max``, which builds a tuple
 
     def read_directly_on(self, loop: asyncio.AbstractEventLoop, sock: KernelStampedSocket) -> None:
         """Have ``loop``'s selector take this connection's reads itself, where the loop offers it
@@ -282,19 +282,10 @@ class _Connection(asyncio.BufferedProtocol):
         return count
 
     def process_read(self) -> None:
-        """The read ``read_into`` kept, stamped and framed as ``buffer_updated`` does it (the stamp's arithmetic
-        inline: this runs for every read of every stream)."""
+        """The read ``read_into`` kept, stamped and framed as ``buffer_updated`` does it."""
         data = bytes(self._direct_read)  # type: ignore[arg-type]
         self._direct_read = None
-        now = self._clock()
-        received = self._direct_read_received_ns
-        if received:
-            age = time.time_ns() - received
-            if 0 <= age < MAX_KERNEL_AGE_NS:  # as ``kernel_age_ns`` and ``_arrival`` (no ``max``: it builds a tuple)
-                self.kernel_stamped_reads += 1
-                now -= age
-                if now < self.last_read_ns:
-                    now = self.last_read_ns
+        now = self._arrival(kernel_age_ns(self._direct_read_received_ns))
         try:
             self._received(now, data)
         except Exception as error:  # as asyncio's transport does with a protocol that fails: close the connection
@@ -311,8 +302,8 @@ class _Connection(asyncio.BufferedProtocol):
         mode = self._mode
         if mode == "chunked":
             if not (self._frame or self._remaining or self._skip or self._trailer):
-                # the usual read of a stream, "<hex size>\r\n<payload>\r\n", kept without a call: this and the
-                # read's stamp run for every read of every stream (a call costs about a tenth of them, callgrind)
+                # the usual read of a stream, "<hex size>\r\n<payload>\r\n", kept here without calling
+                # ``_dechunk`` and ``_keep``: this runs for every read of every stream
                 head = _CHUNK_SIZE_LINE.match(data)
                 if head is not None:
                     start = head.end()
