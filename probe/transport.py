@@ -172,7 +172,8 @@ class _Connection(asyncio.BufferedProtocol):
         self.socket: KernelStampedSocket | None = None  # set when the socket stamps reads itself
         self._stop_direct_reads: Callable[[], None] | None = None
         self._direct_read: memoryview | None = None  # taken by ``read_into``, not yet processed
-        self._direct_read_received_ns = 0
+        self._direct_read_received_ns = 0  # its kernel stamp (0: none)
+        self._direct_read_ns = 0  # when a read without a kernel stamp was taken, on this clock
         self.kernel_stamped_reads = 0
         self.transport: asyncio.Transport | None = None
         self.lost = False
@@ -255,12 +256,12 @@ class _Connection(asyncio.BufferedProtocol):
         now -= age
         return now if now > self.last_read_ns else self.last_read_ns  # not ``max``, which builds a tuple
 
-    def read_directly_on(self, loop: asyncio.AbstractEventLoop, sock: KernelStampedSocket) -> None:
+    def read_directly_on(self, loop: asyncio.AbstractEventLoop) -> None:
         """Have ``loop``'s selector take this connection's reads itself, where the loop offers it
         (``probe.eventloop.GatheringEventLoop``); elsewhere asyncio's transport reads, through ``buffer_updated``."""
         register = getattr(loop, "read_directly", None)
-        if register is not None:
-            self._stop_direct_reads = register(sock.fileno(), self)
+        if register is not None and self.socket is not None:
+            self._stop_direct_reads = register(self.socket.fileno(), self)
 
     def read_into(self, buffer: memoryview) -> int | None:
         """The selector's read (``probe.eventloop.DirectReader``): the bytes and their kernel stamp, kept for
@@ -278,14 +279,18 @@ class _Connection(asyncio.BufferedProtocol):
         if not count:
             return None
         self._direct_read = buffer[:count]
-        self._direct_read_received_ns = kernel_received_ns(control) if control else 0
+        received = kernel_received_ns(control) if control else 0
+        self._direct_read_received_ns = received
+        # a read the kernel did not stamp is stamped as it is taken, not after the poll's other reads
+        self._direct_read_ns = 0 if received else self._clock()
         return count
 
     def process_read(self) -> None:
         """The read ``read_into`` kept, stamped and framed as ``buffer_updated`` does it."""
         data = bytes(self._direct_read)  # type: ignore[arg-type]
         self._direct_read = None
-        now = self._arrival(kernel_age_ns(self._direct_read_received_ns))
+        taken_ns = self._direct_read_ns
+        now = taken_ns if taken_ns else self._arrival(kernel_age_ns(self._direct_read_received_ns))
         try:
             self._received(now, data)
         except Exception as error:  # as asyncio's transport does with a protocol that fails: close the connection
@@ -706,7 +711,7 @@ class StampingTransport(httpx.AsyncBaseTransport):
                     sock.close()
                     raise
                 if scheme == "http" and connection.socket is not None:  # TLS reads go through asyncio's TLS layer
-                    connection.read_directly_on(loop, connection.socket)
+                    connection.read_directly_on(loop)
                 if trace is not None:
                     await trace("connection.connect_tcp.complete", {})
                 if scheme == "https":

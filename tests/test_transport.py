@@ -442,6 +442,29 @@ def test_a_kernel_stamp_is_used_once_and_only_when_it_is_sane() -> None:
         assert sock.take_age_ns() is None
 
 
+def test_a_direct_read_the_kernel_did_not_stamp_is_stamped_when_taken_not_after_the_poll_s_other_reads() -> None:
+    """probe's selector takes all of a poll's reads before it processes any (``probe.eventloop``): a read without
+    a kernel stamp falls back to the clock as it is taken."""
+    head, rest = CHUNKED.split(b"\r\n\r\n", 1)
+    first_chunk = rest[:20]
+
+    async def go() -> _Connection:
+        connection = _Connection(Ticks(), asyncio.get_running_loop())
+        ours, theirs = socket.socketpair()  # a socket that asks for no stamps
+        with ours, theirs:
+            connection.socket = ours  # type: ignore[assignment]
+            connection.begin(1 << 20, False)  # tick 1: the request
+            connection.data_received(head + b"\r\n\r\n")  # tick 2
+            theirs.sendall(first_chunk)
+            assert connection.read_into(memoryview(bytearray(4096))) == len(first_chunk)  # tick 3
+            connection._clock()  # tick 4: the poll's other reads
+            connection.process_read()
+        return connection
+
+    connection = asyncio.run(go())
+    assert stamped_reads(connection) == [(3, b'data: {"a":1}\n\n')] and connection.kernel_stamped_reads == 0
+
+
 def test_a_kernel_stamp_is_never_before_the_request_nor_the_previous_read() -> None:
     """A wall clock stepped forward between a packet's arrival and its read makes its age look too large; the
     stamp is then held at the request's start (or at the previous read), never before it."""
