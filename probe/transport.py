@@ -80,7 +80,7 @@ class KernelStampedSocket(socket.socket):
         target = memoryview(buffer)[:nbytes] if nbytes else buffer
         count, control, _, _ = self.recvmsg_into([target], _CONTROL_BYTES, flags)
         if control:
-            self.kernel_received_ns = kernel_received_ns(control)
+            self.kernel_received_ns = kernel_stamp_of(control)
         return count
 
     def take_age_ns(self) -> int | None:
@@ -91,7 +91,7 @@ class KernelStampedSocket(socket.socket):
         return kernel_age_ns(received)
 
 
-def kernel_received_ns(control: list[tuple[int, int, bytes]]) -> int:
+def kernel_stamp_of(control: list[tuple[int, int, bytes]]) -> int:
     """The kernel's receive stamp (wall clock, ns) in a ``recvmsg`` read's control messages; 0 when there is none."""
     for level, kind, data in control:
         if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
@@ -279,7 +279,7 @@ class _Connection(asyncio.BufferedProtocol):
         if not count:
             return None
         self._direct_read = buffer[:count]
-        received = kernel_received_ns(control) if control else 0
+        received = kernel_stamp_of(control) if control else 0
         self._direct_read_received_ns = received
         # a read the kernel did not stamp is stamped as it is taken, not after the poll's other reads
         self._direct_read_ns = 0 if received else self._clock()
