@@ -265,3 +265,97 @@ def test_a_stream_that_falls_back_half_way_keeps_its_response_model() -> None:
     exchange = stream(ORDINARY[:2] + [(25 * MS, b"data: {not json}\n\n")] + ORDINARY[2:])
     sample = derive(exchange)
     assert sample.response_model == "m-id" and sample.error_kind == "protocol"
+
+
+# --------------------------------------------------------------------------- events that differ only in their text
+
+TRICKY_TEXTS = [" plain", "", "\"", "\\", "\\\"", "\", \"content\": \"x", "é", "\u2028", "🙂", "\x00\x1f", "null",
+                "\"}]}", " the\" ", "\\u0041", "{\"a\": 1}", "probe\u2063slot", "a" * 300]
+
+
+def text_event(text: str, *, field: str = "content", ascii_only: bool = False, finish: str | None = None) -> bytes:
+    payload = {"id": "c-1", "model": "m-id", "choices": [{"index": 0, "delta": {field: text}, "finish_reason": finish}],
+               "usage": None}
+    return b"data: " + json.dumps(payload, ensure_ascii=ascii_only).encode() + b"\n\n"
+
+
+def random_stream(seed: int) -> bytes:
+    """An OpenAI-style stream with texts and shapes drawn at random: mostly events that differ only in their text,
+    with others (another field, another encoding, a finish, usage) among them."""
+    import random
+
+    chooser = random.Random(seed)
+    events = [chunk(role=True)]
+    for _ in range(chooser.randint(1, 40)):
+        text = chooser.choice(TRICKY_TEXTS) if chooser.random() < 0.5 else chooser.choice([" a", " of", "\n", ","])
+        events.append(text_event(text, field=chooser.choice(["content"] * 6 + ["reasoning_content", "refusal"]),
+                                 ascii_only=chooser.random() < 0.2, finish="length" if chooser.random() < 0.05 else None))
+    events += [chunk(finish="stop"), usage(5, 7), DONE]
+    return b"".join(events)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_events_that_differ_only_in_their_text_decode_as_the_sse_decoder_decodes_them(seed: int) -> None:
+    from probe.derive import _decode, _decode_read_by_read
+
+    body = random_stream(seed)
+    for reads in (split_everywhere(body, 1 + seed * 13), [(i * MS, e + b"\n\n") for i, e in enumerate(body.split(b"\n\n")[:-1])]):
+        exchange = stream(reads)
+        assert _decode(exchange, openai_chat, (KEY,)) == _decode_read_by_read(exchange, openai_chat, (KEY,))
+
+
+@pytest.mark.parametrize("value", [None, 123, True, [" a"], {"content": " a"}])
+def test_a_value_that_is_not_a_string_in_the_slot_is_parsed(value: object) -> None:
+    from probe.derive import _decode, _decode_read_by_read
+
+    odd = text_event(" first").replace(b'" first"', json.dumps(value).encode())
+    exchange = stream([(i * MS, e) for i, e in enumerate(
+        [chunk(role=True), text_event(" first"), odd, text_event(" last"), chunk(finish="stop"), DONE])])
+    assert _decode(exchange, openai_chat, (KEY,)) == _decode_read_by_read(exchange, openai_chat, (KEY,))
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_any_text_in_the_slot_comes_out_as_the_parser_would_give_it(text: str) -> None:
+    from probe.derive import _decode, _decode_read_by_read
+
+    for ascii_only in (False, True):
+        exchange = stream([(i * MS, e) for i, e in enumerate(
+            [chunk(role=True), text_event(" first"), text_event(text, ascii_only=ascii_only), chunk(finish="stop"), DONE])])
+        assert _decode(exchange, openai_chat, (KEY,)) == _decode_read_by_read(exchange, openai_chat, (KEY,))
+
+
+class CountingParser(openai_chat.Parser):
+    __slots__ = ()
+    parsed = 0
+
+    def parse_payload(self, payload):
+        CountingParser.parsed += 1
+        return super().parse_payload(payload)
+
+
+def test_an_event_like_an_earlier_one_but_for_its_text_is_not_parsed() -> None:
+    """The counted guard: of 100 text events of one shape only the first is parsed (and the probe of its slot)."""
+    from probe.derive import _decode_data_only_stream
+
+    events = [chunk(role=True)] + [text_event(f" word{i}") for i in range(100)] + [chunk(finish="stop"), usage(5, 100), DONE]
+    CountingParser.parsed = 0
+    timed = _decode_data_only_stream(stream([(i * MS, e) for i, e in enumerate(events)]), CountingParser(), ())
+    assert timed is not None and [e.text for _, e in timed if type(e).__name__ == "TextDelta"] == [f" word{i}" for i in range(100)]
+    assert CountingParser.parsed == 1 + 2 + 2  # the role event, the first text event and its probe, finish, usage
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        b'{"choices":[{"delta":{"content":" a"," a":1}}]}',  # the text's bytes again, last, as a key
+        b'{"choices":[{"delta":{"content":"\\u0020a","x":" a"}}]}',  # the text's bytes only where it is not read
+        b'{"choices":[{"delta":{"content":" a"}}],"choices":[{"delta":{"content":"\\u0020a"}}]}',  # the key given twice
+    ],
+)
+def test_a_slot_is_made_only_where_a_probe_text_comes_out_of_it(event: bytes) -> None:
+    from probe.derive import _TextSlot
+    from probe.model import TextDelta
+
+    parser = openai_chat.Parser()
+    assert parser.parse_payload(json.loads(event)) == [TextDelta("answer", " a")]
+    assert _TextSlot.of(event, TextDelta("answer", " a"), parser) is None

@@ -84,7 +84,8 @@ class Parser:
 
     def parse_payload(self, payload: dict[str, Any]) -> list[StreamEvent]:
         """The events of one ``data`` payload that is a JSON object (``probe.derive`` parses whole streams of
-        them in one go)."""
+        them in one go). They depend on the payload alone, apart from the response model, reported once:
+        ``probe.derive`` relies on that to read the text of an event shaped like an earlier one (``_TextSlot``)."""
         error = payload.get("error")
         if error:
             return [in_stream_error(error)]
