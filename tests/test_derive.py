@@ -8,7 +8,7 @@ import pytest
 
 from probe.derive import MAX_LINE_BYTES, derive_sample
 from probe.dialects import anthropic_messages, openai_chat
-from probe.model import Exchange, PlannedRequest, Target
+from probe.model import Exchange, PlannedRequest, Target, TextDelta
 from probe.store import Store
 from tests.conftest import sse_fixture, sse_fixtures
 from tests.support import WordCounter
@@ -279,7 +279,11 @@ def text_event(text: str, *, field: str = "content", ascii_only: bool = False, f
     return b"data: " + json.dumps(payload, ensure_ascii=ascii_only).encode() + b"\n\n"
 
 
-def random_stream(seed: int) -> bytes:
+def one_read_per_event(events: list[bytes]) -> list[tuple[int, bytes]]:
+    return [(i * MS, event) for i, event in enumerate(events)]
+
+
+def random_stream(seed: int) -> list[bytes]:
     """An OpenAI-style stream with texts and shapes drawn at random: mostly events that differ only in their text,
     with others (another field, another encoding, a finish, usage) among them."""
     import random
@@ -288,18 +292,18 @@ def random_stream(seed: int) -> bytes:
     events = [chunk(role=True)]
     for _ in range(chooser.randint(1, 40)):
         text = chooser.choice(TRICKY_TEXTS) if chooser.random() < 0.5 else chooser.choice([" a", " of", "\n", ","])
-        events.append(text_event(text, field=chooser.choice(["content"] * 6 + ["reasoning_content", "refusal"]),
-                                 ascii_only=chooser.random() < 0.2, finish="length" if chooser.random() < 0.05 else None))
-    events += [chunk(finish="stop"), usage(5, 7), DONE]
-    return b"".join(events)
+        field = chooser.choice(["content"] * 6 + ["reasoning_content", "refusal"])
+        finish = "length" if chooser.random() < 0.05 else None
+        events.append(text_event(text, field=field, ascii_only=chooser.random() < 0.2, finish=finish))
+    return events + [chunk(finish="stop"), usage(5, 7), DONE]
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_events_that_differ_only_in_their_text_decode_as_the_sse_decoder_decodes_them(seed: int) -> None:
     from probe.derive import _decode, _decode_read_by_read
 
-    body = random_stream(seed)
-    for reads in (split_everywhere(body, 1 + seed * 13), [(i * MS, e + b"\n\n") for i, e in enumerate(body.split(b"\n\n")[:-1])]):
+    events = random_stream(seed)
+    for reads in (split_everywhere(b"".join(events), 1 + seed * 13), one_read_per_event(events)):
         exchange = stream(reads)
         assert _decode(exchange, openai_chat, (KEY,)) == _decode_read_by_read(exchange, openai_chat, (KEY,))
 
@@ -309,8 +313,8 @@ def test_a_value_that_is_not_a_string_in_the_slot_is_parsed(value: object) -> No
     from probe.derive import _decode, _decode_read_by_read
 
     odd = text_event(" first").replace(b'" first"', json.dumps(value).encode())
-    exchange = stream([(i * MS, e) for i, e in enumerate(
-        [chunk(role=True), text_event(" first"), odd, text_event(" last"), chunk(finish="stop"), DONE])])
+    exchange = stream(one_read_per_event(
+        [chunk(role=True), text_event(" first"), odd, text_event(" last"), chunk(finish="stop"), DONE]))
     assert _decode(exchange, openai_chat, (KEY,)) == _decode_read_by_read(exchange, openai_chat, (KEY,))
 
 
@@ -319,8 +323,8 @@ def test_any_text_in_the_slot_comes_out_as_the_parser_would_give_it(text: str) -
     from probe.derive import _decode, _decode_read_by_read
 
     for ascii_only in (False, True):
-        exchange = stream([(i * MS, e) for i, e in enumerate(
-            [chunk(role=True), text_event(" first"), text_event(text, ascii_only=ascii_only), chunk(finish="stop"), DONE])])
+        events = [chunk(role=True), text_event(" first"), text_event(text, ascii_only=ascii_only), chunk(finish="stop")]
+        exchange = stream(one_read_per_event(events + [DONE]))
         assert _decode(exchange, openai_chat, (KEY,)) == _decode_read_by_read(exchange, openai_chat, (KEY,))
 
 
@@ -337,10 +341,11 @@ def test_an_event_like_an_earlier_one_but_for_its_text_is_not_parsed() -> None:
     """The counted guard: of 100 text events of one shape only the first is parsed (and the probe of its slot)."""
     from probe.derive import _decode_data_only_stream
 
-    events = [chunk(role=True)] + [text_event(f" word{i}") for i in range(100)] + [chunk(finish="stop"), usage(5, 100), DONE]
+    words = [f" word{i}" for i in range(100)]
+    events = [chunk(role=True)] + [text_event(word) for word in words] + [chunk(finish="stop"), usage(5, 100), DONE]
     CountingParser.parsed = 0
-    timed = _decode_data_only_stream(stream([(i * MS, e) for i, e in enumerate(events)]), CountingParser(), ())
-    assert timed is not None and [e.text for _, e in timed if type(e).__name__ == "TextDelta"] == [f" word{i}" for i in range(100)]
+    timed = _decode_data_only_stream(stream(one_read_per_event(events)), CountingParser(), ())
+    assert timed is not None and [e.text for _, e in timed if isinstance(e, TextDelta)] == words
     assert CountingParser.parsed == 1 + 2 + 2  # the role event, the first text event and its probe, finish, usage
 
 
@@ -354,7 +359,6 @@ def test_an_event_like_an_earlier_one_but_for_its_text_is_not_parsed() -> None:
 )
 def test_a_slot_is_made_only_where_a_probe_text_comes_out_of_it(event: bytes) -> None:
     from probe.derive import _TextSlot
-    from probe.model import TextDelta
 
     parser = openai_chat.Parser()
     assert parser.parse_payload(json.loads(event)) == [TextDelta("answer", " a")]
