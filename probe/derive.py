@@ -303,7 +303,7 @@ class _TextSlot:
     (``bench/README.md``); reading the text out of the slot takes a fraction of that.
     """
 
-    __slots__ = ("channel", "_prefix", "_suffix", "_prefix_bytes", "_suffix_bytes")
+    __slots__ = ("channel", "_prefix", "_suffix")
 
     _PROBE_TEXT = "probe\u2063slot"
     _PROBE_LITERAL = orjson.dumps(_PROBE_TEXT)
@@ -312,8 +312,6 @@ class _TextSlot:
         self.channel = channel
         self._prefix = prefix
         self._suffix = suffix
-        self._prefix_bytes = len(prefix)
-        self._suffix_bytes = len(suffix)
 
     @classmethod
     def of(cls, data: bytes, delta: TextDelta, parser: Any) -> _TextSlot | None:
@@ -335,10 +333,10 @@ class _TextSlot:
     def text_of(self, data: bytes) -> str | None:
         """The text of an event of this shape; ``None`` for any other event, and for an empty text (``""``, which
         the parser takes as no text at all: the three bytes asked for leave it out)."""
-        end = len(data) - self._suffix_bytes
-        if end - self._prefix_bytes < 3 or not (data.startswith(self._prefix) and data.endswith(self._suffix)):
+        start, end = len(self._prefix), len(data) - len(self._suffix)
+        if end - start < 3 or not (data.startswith(self._prefix) and data.endswith(self._suffix)):
             return None
-        literal = data[self._prefix_bytes : end]
+        literal = data[start:end]
         if literal[0] != 0x22:  # '"': nothing but a string can take the slot
             return None
         try:
