@@ -25,11 +25,15 @@ This loop changes four things, all safe only because reads are stamped by the ke
   error p99 at 64 streams was then over 3 ms in 3 of 57 benchmark runs while asyncio's transport took the reads
   (3.81, 4.04 and 10.00 ms; ``bench/README.md``).
 - **The selector takes the reads of plain connections itself**, all of a poll's at once, before handing them over
-  one by one (:class:`DirectReader`, registered with :meth:`GatheringEventLoop.read_directly`). asyncio would queue
-  a callback per ready socket and go through its transport's layers for each read; here a poll's system calls run
-  back to back, then its reads are processed back to back, and no read waits behind the callbacks of a pass.
-  At 64 streams that cut the client's CPU per chunk by 4-5 % (``bench/README.md``). The end of a stream is left
-  to asyncio's transport, which closes the connection as it always does; a read that fails aborts it.
+  one by one (:class:`DirectReads`, ``probe.transport.DirectConnectionReads``, registered with
+  :meth:`GatheringEventLoop.read_directly`). asyncio would queue a callback per ready socket and go through its
+  transport's layers for each read; here a poll's system calls run back to back, then its reads are processed back
+  to back, and no read waits behind the callbacks of a pass. At 64 streams that cut the client's CPU per chunk by
+  4-5 % (``bench/README.md``). With direct reads, the selector asks epoll itself rather than through the base
+  selector, which would build an event for every ready socket only for it to be taken here (about 3,000 of the
+  30,500 instructions a read cost, ``bench/README.md``). The end of a stream is left to asyncio's transport, which
+  closes the connection as it always does; a read that fails aborts it. Direct reads need epoll (Linux, where the
+  kernel stamps reads too).
 - **Background work runs in the loop's idle time.** A :class:`Background` (the sample writer: deriving samples
   and committing them) gets a piece of work only when the poll finds no read waiting and no timer due, or when its
   oldest piece has waited ``max_background_delay_s``, so that a saturated loop still commits its samples.
@@ -41,20 +45,22 @@ time, which can only help the stamps.
 from __future__ import annotations
 
 import asyncio
+import math
+import select as select_module
 import selectors
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from probe.transport import KERNEL_STAMPS, READ_BUFFER_BYTES
+from probe.transport import KERNEL_STAMPS, DirectConnectionReads
 
 MIN_POLL_GAP_S = 0.002
 WIDE_POLL_GAP_S = 0.003
 WIDE_FROM_SOCKETS = 64
 MAX_BACKGROUND_DELAY_S = 0.1
-DIRECT_READ_BATCH_BYTES = 4 * READ_BUFFER_BYTES
-"""Where a poll's direct reads land. Each read is offered at least ``READ_BUFFER_BYTES``, as asyncio's would be;
-a poll whose reads would not fit leaves the rest to asyncio."""
+Events = list[tuple[selectors.SelectorKey, int]]
+_EPOLLIN = getattr(select_module, "EPOLLIN", 1)
+_EPOLLOUT = getattr(select_module, "EPOLLOUT", 4)
 
 
 class Background(Protocol):
@@ -70,17 +76,16 @@ class Background(Protocol):
         """``time.monotonic()`` when work not yet to be done will be, or ``None``: the loop does not sleep past it."""
 
 
-class DirectReader(Protocol):
-    """A connection whose reads the selector takes itself (see the module docstring), in two steps, so that all the
-    system calls of a poll come before any of the processing."""
+class DirectReads(Protocol):
+    """The connections whose reads the selector takes itself (see the module docstring), by file descriptor."""
 
-    def read_into(self, buffer: memoryview) -> int | None:
-        """Read what the socket holds into ``buffer`` and keep it for :meth:`process_read`. Returns the bytes read
-        (0: nothing was there after all), or ``None`` to leave this event to asyncio's transport (the end of the
-        stream)."""
+    readers: Mapping[int, object]
+    """The file descriptors read here (each already registered for reading by asyncio's transport)."""
 
-    def process_read(self) -> None:
-        """Take the read that the last :meth:`read_into` kept. Must not raise."""
+    def take(self, fds: list[int]) -> list[int]:
+        """Read each of ``fds``, all in ``readers`` and ready to read: every system call first, then every read's
+        processing. Returns those left to asyncio's transport (the end of a stream, or no room left this poll).
+        Must not raise."""
 
 
 class GatheringSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
@@ -108,39 +113,26 @@ class GatheringSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-t
         self._sleep = sleep
         self._last_poll = float("-inf")
         self._poll_before_last = float("-inf")
-        self._direct_readers: dict[int, DirectReader] = {}
-        self._direct_batch: memoryview | None = None  # made on the first direct read
-
-    def read_directly(self, fd: int, reader: DirectReader) -> Callable[[], None]:
-        """From now on, ``reader`` takes the reads of ``fd`` (already registered for reading by asyncio's transport)
-        in the selector. Returns the function that stops it; call it before the socket closes, since its number may
-        then be given to another."""
-        self._direct_readers[fd] = reader
-
-        def stop() -> None:
-            if self._direct_readers.get(fd) is reader:
-                del self._direct_readers[fd]
-
-        return stop
+        self.direct_reads: DirectReads | None = None  # set by the loop on the first ``read_directly``
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         background = self.background
         if timeout is not None and timeout <= 0:  # callbacks are ready: poll without waiting
             if background is not None and self._overdue(background):
                 background.run_one()
-            return self._take_direct_reads(self._polled(super().select(0)))
+            return self._counted(self._poll(0))
         now = self._clock()
         deadline = None if timeout is None else now + timeout
         while background is not None and background.waiting_since() is not None:
-            events = super().select(0)
-            if events:
+            events = self._poll(0)
+            if events is not None:
                 if self._overdue(background):
                     background.run_one()
-                return self._take_direct_reads(self._polled(events))
+                return events
             background.run_one()
             now = self._clock()
             if deadline is not None and now >= deadline:
-                return self._polled([])
+                return self._counted(None)
         if background is not None:  # no work now: wake up when some is due, as for a timer
             due = background.next_due()
             if due is not None and (deadline is None or due < deadline):
@@ -153,8 +145,7 @@ class GatheringSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-t
             if wait > 0:
                 self._sleep(wait)
                 now = self._clock()
-        events = self._polled(super().select(None if deadline is None else max(0.0, deadline - now)))
-        return self._take_direct_reads(events)
+        return self._counted(self._poll(None if deadline is None else max(0.0, deadline - now)))
 
     def _overdue(self, background: Background) -> bool:
         since = background.waiting_since()
@@ -169,42 +160,71 @@ class GatheringSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-t
         once per read at a low rate (one stream) would only pay an extra wake-up per read for the gathering."""
         return self._last_poll - self._poll_before_last <= 2 * gap
 
-    def _take_direct_reads(
-        self, events: list[tuple[selectors.SelectorKey, int]]
-    ) -> list[tuple[selectors.SelectorKey, int]]:
-        """Take the reads of direct readers among ``events``: every read first, then every processing. Returns the
-        events left for asyncio."""
-        readers = self._direct_readers
-        if not readers or not events:
-            return events
-        batch = self._direct_batch
-        if batch is None:
-            batch = self._direct_batch = memoryview(bytearray(DIRECT_READ_BATCH_BYTES))
-        last_start = len(batch) - READ_BUFFER_BYTES
-        offset = 0
-        left: list[tuple[selectors.SelectorKey, int]] = []
-        taken: list[DirectReader] = []
-        for key, mask in events:
-            reader = readers.get(key.fd) if mask & selectors.EVENT_READ else None
-            if reader is None or offset > last_start:
-                left.append((key, mask))
-                continue
-            count = reader.read_into(batch[offset:])
-            if count is None:
-                left.append((key, mask))
-                continue
-            if mask & selectors.EVENT_WRITE:
-                left.append((key, selectors.EVENT_WRITE))
-            if count:
-                taken.append(reader)
-                offset += count
-        for reader in taken:
-            reader.process_read()
-        return left
+    def _poll(self, timeout: float | None) -> Events | None:
+        """One poll: the events for asyncio, or ``None`` when nothing was ready. A poll that found something is
+        counted (``_polled``) before any of it is taken; an empty one is left to the caller to count, since the
+        polls between pieces of background work are not.
 
-    def _polled(self, events: list[tuple[selectors.SelectorKey, int]]) -> list[tuple[selectors.SelectorKey, int]]:
+        With direct readers, epoll is asked directly and their reads are taken here: the base selector would build
+        an event per ready socket only for them to be taken. Everything else is returned as the base selector
+        returns it."""
+        direct = self.direct_reads
+        if direct is None or not direct.readers:
+            events = super().select(timeout)
+            if not events:
+                return None
+            self._polled()
+            return events
+        if timeout is None:
+            wait = -1.0
+        elif timeout <= 0:
+            wait = 0.0
+        else:  # as the base selector: epoll waits whole milliseconds, so round up to wait at least ``timeout``
+            wait = math.ceil(timeout * 1e3) * 1e-3
+        try:
+            ready = self._selector.poll(wait, max(len(self._fd_to_key), 1))
+        except InterruptedError:
+            return None
+        if not ready:
+            return None
+        self._polled()
+        readers = direct.readers
+        fd_to_key = self._fd_to_key
+        events: Events = []
+        reads: list[int] = []
+        for fd, event in ready:
+            if event == _EPOLLIN and fd in readers:  # nearly every event: nothing but data to read
+                reads.append(fd)
+                continue
+            key = fd_to_key.get(fd)
+            if key is None:
+                continue
+            mask = selectors.EVENT_WRITE if event & ~_EPOLLIN else 0  # as the base selector
+            if event & ~_EPOLLOUT:
+                mask |= selectors.EVENT_READ
+            mask &= key.events
+            if mask & selectors.EVENT_READ and fd in readers:
+                reads.append(fd)
+                mask &= ~selectors.EVENT_READ  # writing stays asyncio's
+                if not mask:
+                    continue
+            events.append((key, mask))
+        if reads:
+            for fd in direct.take(reads):
+                key = fd_to_key.get(fd)
+                if key is not None:
+                    events.append((key, selectors.EVENT_READ))
+        return events
+
+    def _polled(self) -> None:
         self._poll_before_last = self._last_poll
         self._last_poll = self._clock()
+
+    def _counted(self, events: Events | None) -> Events:
+        """``events`` from ``_poll``, an empty poll counted too."""
+        if events is None:
+            self._polled()
+            return []
         return events
 
 
@@ -215,9 +235,17 @@ class GatheringEventLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         self._gathering_selector = selector
 
-    def read_directly(self, fd: int, reader: DirectReader) -> Callable[[], None]:
-        """See :meth:`GatheringSelector.read_directly`."""
-        return self._gathering_selector.read_directly(fd, reader)
+    def read_directly(self, fd: int, connection: object) -> Callable[[], None] | None:
+        """From now on, the selector takes the reads of ``connection`` (a ``probe.transport`` connection, its
+        socket ``fd`` already registered for reading by asyncio's transport), where the selector is epoll's (Linux,
+        where reads are kernel-stamped too); ``None`` elsewhere. Returns the function that stops it; call it
+        before the socket closes, since its number may then be given to another."""
+        selector = self._gathering_selector
+        if not isinstance(selector, selectors.EpollSelector):
+            return None
+        if selector.direct_reads is None:
+            selector.direct_reads = DirectConnectionReads()
+        return selector.direct_reads.add(fd, connection)
 
 
 def new_event_loop(background: Background | None = None) -> GatheringEventLoop:

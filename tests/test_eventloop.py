@@ -160,30 +160,31 @@ def test_an_idle_loop_wakes_when_background_work_falls_due(setup, monkeypatch: p
     assert selector.select(None) == [] and waits[-1] == pytest.approx(0.03)  # no timer at all: still wakes
 
 
-class LoggingReader:
-    """A direct reader that logs each step: ``read name``, ``process name``."""
+class LoggingReads:
+    """Direct reads (``probe.eventloop.DirectReads``) that log what each poll hands them."""
 
-    def __init__(self, name: str, sock: socket.socket, log: list[str]) -> None:
-        self.name, self.sock, self.log = name, sock, log
-        self.kept = b""
-        self.processed: list[bytes] = []
+    def __init__(self) -> None:
+        self.readers: dict[int, socket.socket] = {}
+        self.calls: list[list[bytes]] = []  # per call, the bytes read, sorted
 
-    def read_into(self, buffer: memoryview) -> int | None:
-        count = self.sock.recv_into(buffer)
-        if not count:
-            return None
-        self.log.append(f"read {self.name}")
-        self.kept = bytes(buffer[:count])
-        return count
+    def add(self, sock: socket.socket) -> None:
+        self.readers[sock.fileno()] = sock
 
-    def process_read(self) -> None:
-        self.log.append(f"process {self.name}")
-        self.processed.append(self.kept)
+    def take(self, fds: list[int]) -> list[int]:
+        left, read = [], []
+        for fd in fds:
+            data = self.readers[fd].recv(64)
+            if data:
+                read.append(data)
+            else:
+                left.append(fd)
+        self.calls.append(sorted(read))
+        return left
 
 
 @pytest.fixture
 def direct_pairs(setup) -> Iterator[list[tuple[socket.socket, socket.socket]]]:
-    """Two more socket pairs on the selector, for direct readers."""
+    """Two more socket pairs on the selector, for direct reads."""
     selector = setup[0]
     pairs = [socket.socketpair() for _ in range(2)]
     yield pairs
@@ -194,49 +195,56 @@ def direct_pairs(setup) -> Iterator[list[tuple[socket.socket, socket.socket]]]:
         other_end.close()
 
 
-def test_a_poll_takes_every_direct_read_before_processing_any(setup, direct_pairs) -> None:
-    """The system calls of a poll run back to back, then the processing: each warms the cache for the next."""
+def test_a_poll_hands_every_direct_read_over_at_once_and_the_rest_to_asyncio(setup, direct_pairs) -> None:
+    """The system calls of a poll run back to back (``DirectReads.take`` gets all of them in one call), and
+    asyncio sees only the sockets it reads itself."""
     selector, _, plain, plain_writer = setup
-    log: list[str] = []
-    readers = []
+    reads = selector.direct_reads = LoggingReads()
     for name, (sock, other_end) in zip("ab", direct_pairs):
         selector.register(sock, selectors.EVENT_READ)
-        readers.append(LoggingReader(name, sock, log))
-        selector.read_directly(sock.fileno(), readers[-1])
+        reads.add(sock)
         other_end.send(b"chunk " + name.encode())
     plain_writer.send(b"x")
-    events = selector.select(5)
-    assert [key.fileobj for key, _ in events] == [plain]  # only the socket asyncio reads itself
-    assert sorted(log[:2]) == ["read a", "read b"] and sorted(log[2:]) == ["process a", "process b"]
-    assert [r.processed for r in readers] == [[b"chunk a"], [b"chunk b"]]
+    assert [(key.fileobj, mask) for key, mask in selector.select(5)] == [(plain, selectors.EVENT_READ)]
+    assert reads.calls == [[b"chunk a", b"chunk b"]]
 
 
 def test_the_end_of_a_stream_and_a_socket_s_writes_stay_asyncio_s(setup, direct_pairs) -> None:
     selector = setup[0]
     (ended, ended_peer), (writable, writable_peer) = direct_pairs
-    log: list[str] = []
+    reads = selector.direct_reads = LoggingReads()
     selector.register(ended, selectors.EVENT_READ)
-    selector.read_directly(ended.fileno(), LoggingReader("ended", ended, log))
+    reads.add(ended)
     selector.register(writable, selectors.EVENT_READ | selectors.EVENT_WRITE)
-    selector.read_directly(writable.fileno(), LoggingReader("writable", writable, log))
+    reads.add(writable)
     ended_peer.close()
     writable_peer.send(b"x")
     events = {key.fileobj: mask for key, mask in selector.select(5)}
     assert events == {ended: selectors.EVENT_READ, writable: selectors.EVENT_WRITE}
-    assert log == ["read writable", "process writable"]
+    assert reads.calls == [[b"x"]]
 
 
-def test_a_stopped_direct_reader_leaves_its_reads_to_asyncio_and_never_stops_a_newer_one(setup, direct_pairs) -> None:
+def test_a_socket_that_is_not_read_directly_is_left_to_asyncio(setup, direct_pairs) -> None:
     selector = setup[0]
+    (direct, direct_peer), (other, other_peer) = direct_pairs
+    reads = selector.direct_reads = LoggingReads()
+    for sock in (direct, other):
+        selector.register(sock, selectors.EVENT_READ)
+    reads.add(direct)
+    other_peer.send(b"y")
+    assert [key.fileobj for key, _ in selector.select(5)] == [other] and reads.calls == []
+    direct_peer.send(b"z")
+    other.recv(16)
+    assert selector.select(5) == [] and reads.calls == [[b"z"]]
+
+
+def test_a_poll_that_only_took_direct_reads_still_returns_to_asyncio(setup, direct_pairs) -> None:
+    """Its reads may have settled responses that tasks wait on: background work must not run before them."""
+    selector, time, _, _ = setup
     (sock, other_end), _ = direct_pairs
-    log: list[str] = []
+    reads = selector.direct_reads = LoggingReads()
     selector.register(sock, selectors.EVENT_READ)
-    stop_old = selector.read_directly(sock.fileno(), LoggingReader("old", sock, log))
-    stop_old()
+    reads.add(sock)
+    selector.background = work = Work(time, items=3)
     other_end.send(b"x")
-    assert [key.fileobj for key, _ in selector.select(5)] == [sock] and log == []
-    sock.recv(16)
-    selector.read_directly(sock.fileno(), LoggingReader("new", sock, log))  # the number, given to a new connection
-    stop_old()
-    other_end.send(b"y")
-    assert selector.select(5) == [] and log == ["read new", "process new"]
+    assert selector.select(5) == [] and reads.calls == [[b"x"]] and work.done == 0

@@ -24,6 +24,7 @@ from probe.transport import (
     KERNEL_STAMPS,
     MAX_KERNEL_AGE_NS,
     READS_EXTENSION,
+    DirectConnectionReads,
     KernelStampedSocket,
     StampedBody,
     StampedResponse,
@@ -442,27 +443,136 @@ def test_a_kernel_stamp_is_used_once_and_only_when_it_is_sane() -> None:
         assert sock.take_age_ns() is None
 
 
+class ScriptedSocket:
+    """A socket whose ``recvmsg_into`` gives each of ``reads`` in turn (bytes, and a kernel stamp or ``None``) and
+    logs it; an exception in ``reads`` is raised."""
+
+    def __init__(self, name: str, reads: list, log: list[str]) -> None:
+        self.name, self.reads, self.log = name, reads, log
+
+    def recvmsg_into(self, buffers: list[memoryview], ancbufsize: int) -> tuple[int, list, int, None]:
+        data, stamp_ns = self.reads.pop(0)
+        if isinstance(data, Exception):
+            raise data
+        self.log.append(f"read {self.name}")
+        buffers[0][: len(data)] = data
+        control = [] if stamp_ns is None else [(socket.SOL_SOCKET, 35, struct.pack("@ll", *divmod(stamp_ns, 10**9)))]
+        return len(data), control, 0, None
+
+
+class LoggedConnection(_Connection):
+    def __init__(self, name: str, clock, log: list[str]) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(clock, asyncio.get_running_loop())
+        self.name, self.log = name, log
+
+    def _received(self, now: int, data: bytes) -> None:
+        self.log.append(f"process {self.name}")
+        super()._received(now, data)
+
+
+def direct_connections(clock, reads: dict[str, list], log: list[str]):  # type: ignore[no-untyped-def]
+    """Connections named by ``reads``' keys, each in the middle of a chunked body, their sockets scripted with
+    ``reads``, all taken by one ``DirectConnectionReads`` (socket numbers 0, 1, ...)."""
+    direct = DirectConnectionReads()
+    connections = []
+    head = CHUNKED.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    for fd, (name, script) in enumerate(reads.items()):
+        connection = LoggedConnection(name, clock, log)
+        connection.socket = ScriptedSocket(name, script, log)  # type: ignore[assignment]
+        connection.begin(1 << 20, False)
+        connection.data_received(head)
+        direct.add(fd, connection)
+        connections.append(connection)
+    log.clear()
+    return direct, connections
+
+
+def test_a_poll_s_direct_reads_all_come_before_any_is_processed() -> None:
+    """The system calls of a poll run back to back, then the processing: each warms the cache for the next."""
+    chunk = b"f\r\ndata: {\"a\":1}\n\n\r\n"
+    log: list[str] = []
+
+    async def go() -> list[int]:
+        direct, _ = direct_connections(Ticks(), {"a": [(chunk, None)], "b": [(chunk, None)]}, log)
+        return direct.take([0, 1])
+
+    assert asyncio.run(go()) == [] and log == ["read a", "read b", "process a", "process b"]
+
+
 def test_a_direct_read_the_kernel_did_not_stamp_is_stamped_when_taken_not_after_the_poll_s_other_reads() -> None:
-    """probe's selector takes all of a poll's reads before it processes any (``probe.eventloop``): a read without
-    a kernel stamp falls back to the clock as it is taken."""
-    head, rest = CHUNKED.split(b"\r\n\r\n", 1)
-    first_chunk = rest[:20]
+    chunk = b"f\r\ndata: {\"a\":1}\n\n\r\n"
 
-    async def go() -> _Connection:
-        connection = _Connection(Ticks(), asyncio.get_running_loop())
-        ours, theirs = socket.socketpair()  # a socket that asks for no stamps
-        with ours, theirs:
-            connection.socket = ours  # type: ignore[assignment]
-            connection.begin(1 << 20, False)  # tick 1: the request
-            connection.data_received(head + b"\r\n\r\n")  # tick 2
-            theirs.sendall(first_chunk)
-            assert connection.read_into(memoryview(bytearray(4096))) == len(first_chunk)  # tick 3
-            connection._clock()  # tick 4: the poll's other reads
-            connection.process_read()
-        return connection
+    async def go() -> list[_Connection]:
+        clock = Ticks()
+        direct, connections = direct_connections(clock, {"a": [(chunk, None)], "b": [(chunk, None)]}, [])
+        before = clock.now
+        direct.take([0, 1])
+        return [before, *connections]
 
-    connection = asyncio.run(go())
-    assert stamped_reads(connection) == [(3, b'data: {"a":1}\n\n')] and connection.kernel_stamped_reads == 0
+    before, a, b = asyncio.run(go())
+    assert stamped_reads(a) == [(before + 1, b'data: {"a":1}\n\n')] and stamped_reads(b)[0][0] == before + 2
+    assert a.kernel_stamped_reads == b.kernel_stamped_reads == 0
+
+
+def test_a_direct_read_is_stamped_when_the_kernel_received_it_but_never_before_the_request() -> None:
+    chunk = b"f\r\ndata: {\"a\":1}\n\n\r\n"
+
+    async def go() -> tuple[int, int, int, int, list[_Connection]]:
+        now_ns, clock_now_ns = time.time_ns(), time.perf_counter_ns()
+        reads = {
+            "late": [(chunk, now_ns - 20_000_000)],  # arrived 20 ms before it was read
+            "stepped": [(chunk, now_ns - 2 * MAX_KERNEL_AGE_NS)],  # a wall clock stepped since: not a stamp
+            "early": [(chunk, now_ns - 20_000_000)],  # arrived 20 ms ago, but its request was sent after that
+        }
+        direct, connections = direct_connections(time.perf_counter_ns, reads, [])
+        connections[0].last_read_ns = connections[1].last_read_ns = clock_now_ns - 30_000_000  # the head's read
+        head_ns = connections[2].last_read_ns  # "early": its head was read after the stamp
+        before = time.perf_counter_ns()
+        direct.take([0, 1, 2])
+        return clock_now_ns, head_ns, before, time.perf_counter_ns(), connections
+
+    clock_now_ns, head_ns, before, after, (late, stepped, early) = asyncio.run(go())
+    assert abs(late.read_times[0] - (clock_now_ns - 20_000_000)) < 1_000_000 and late.kernel_stamped_reads == 1
+    assert before <= stepped.read_times[0] <= after and stepped.kernel_stamped_reads == 0
+    assert early.read_times == [head_ns] and early.kernel_stamped_reads == 1
+
+
+def test_a_direct_read_at_the_end_of_the_stream_is_left_to_asyncio_and_a_reset_aborts() -> None:
+    aborted: list[str] = []
+
+    class Transport:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def abort(self) -> None:
+            aborted.append(self.name)
+
+    async def go() -> list[int]:
+        reads = {
+            "ended": [(b"", None)],
+            "reset": [(ConnectionResetError(), None)],
+            "waiting": [(BlockingIOError(), None)],  # epoll said ready, but nothing was there after all
+        }
+        direct, connections = direct_connections(Ticks(), reads, [])
+        for connection in connections:
+            connection.transport = Transport(connection.name)  # type: ignore[assignment]
+        return direct.take([0, 1, 2])
+
+    assert asyncio.run(go()) == [0] and aborted == ["reset"]
+
+
+def test_a_stopped_direct_reader_never_stops_a_newer_one_on_the_same_socket_number() -> None:
+    async def go() -> None:
+        direct = DirectConnectionReads()
+        old, new = (_Connection(Ticks(), asyncio.get_running_loop()) for _ in range(2))
+        stop_old = direct.add(7, old)
+        stop_old()
+        assert 7 not in direct.readers
+        direct.add(7, new)
+        stop_old()
+        assert direct.readers[7] is new
+
+    asyncio.run(go())
 
 
 def test_a_kernel_stamp_is_never_before_the_request_nor_the_previous_read() -> None:
