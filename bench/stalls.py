@@ -74,18 +74,19 @@ def instrument(log: StallLog) -> None:
     """Time polls, callbacks, the writer's pieces and collections (patches, for this process only)."""
     import asyncio.events
 
+    from probe.eventloop import GatheringSelector
     from probe.writer import SampleWriter
 
-    platform_select = selectors.DefaultSelector.select
+    gathering_poll = GatheringSelector._poll  # every poll, whether epoll is asked directly or through the base
 
-    def select(self, timeout=None):  # type: ignore[no-untyped-def]
+    def poll(self, timeout):  # type: ignore[no-untyped-def]
         log.poll()
         try:
-            return platform_select(self, timeout)
+            return gathering_poll(self, timeout)
         finally:
             log.polled()
 
-    selectors.DefaultSelector.select = select  # type: ignore[method-assign]
+    GatheringSelector._poll = poll  # type: ignore[method-assign]
 
     handle_run = asyncio.events.Handle._run
 
