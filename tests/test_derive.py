@@ -7,7 +7,7 @@ import json
 import pytest
 
 from probe.derive import MAX_LINE_BYTES, derive_sample
-from probe.dialects import anthropic_messages, openai_chat
+from probe.dialects import anthropic_messages, gemini, openai_chat
 from probe.model import Exchange, PlannedRequest, Target, TextDelta
 from probe.store import Store
 from tests.conftest import sse_fixture, sse_fixtures
@@ -243,7 +243,7 @@ def test_every_recorded_openai_stream_decodes_the_same_either_way(name: str) -> 
 @pytest.mark.parametrize(
     "unusual",
     [
-        b"data: {\"choices\": []}\r\n\r\n",  # CRLF line ends
+        b"data: {\"choices\": []}\r\n\r\n",  # CRLF line ends among LF ones
         b": keep-alive\n\n",  # a comment
         b"event: message\ndata: {\"choices\": []}\n\n",  # another field
         b"data: {\"a\":\ndata: 1}\n\n",  # an event of two data lines
@@ -258,6 +258,45 @@ def test_anything_but_plain_data_events_goes_through_the_sse_decoder(unusual: by
 
     exchange = stream(ORDINARY[:2] + [(25 * MS, unusual)] + ORDINARY[2:])
     assert _decode_data_only_stream(exchange, openai_chat.Parser(), (KEY,)) is None
+
+
+@pytest.mark.parametrize("every", [1, 3, 64, 10_000])
+@pytest.mark.parametrize("name", [path.stem for path in sse_fixtures("gemini")])
+def test_every_recorded_gemini_stream_decodes_the_same_either_way(name: str, every: int) -> None:
+    """Gemini's lines end in CRLF throughout: the data-only way takes them, however the reads split them."""
+    from probe.derive import _decode, _decode_data_only_stream, _decode_read_by_read
+
+    exchange = stream(split_everywhere(sse_fixture("gemini", name), every))
+    assert _decode_data_only_stream(exchange, gemini.Parser(), (KEY,)) is not None  # this way applies
+    assert _decode(exchange, gemini, (KEY,)) == _decode_read_by_read(exchange, gemini, (KEY,))
+
+
+def test_a_crlf_event_is_complete_at_its_last_cr() -> None:
+    """The decoder ends a line at a CR, so the read that brings an event's last CR completes it, even when the LF
+    comes with the next read."""
+    from probe.derive import _decode
+
+    event = b'data: {"candidates":[{"content":{"parts":[{"text":" a"}]}}]}\r\n\r\n'
+    exchange = stream([(1 * MS, event[:-1]), (2 * MS, event[-1:] + event)])
+    assert [t for t, e in _decode(exchange, gemini)[0] if isinstance(e, TextDelta)] == [1 * MS, 2 * MS]
+
+
+@pytest.mark.parametrize(
+    "unusual",
+    [
+        b"data: {}\r\n\r\ndata: {}\n\n",  # LF line ends among CRLF ones
+        b"data: {}\r\r\n",  # a lone CR
+        b"data: {\"candidates\":\r[]}\r\n\r\n",  # a lone CR inside an event: a space to JSON, a line end to SSE
+        b"data: {}\r\n\n",  # a lone LF
+        b"data: {}\r\n\r\n\r\n",  # an empty line too many
+    ],
+)
+def test_a_stream_whose_line_ends_are_not_crlf_throughout_goes_through_the_sse_decoder(unusual: bytes) -> None:
+    from probe.derive import _decode_data_only_stream
+
+    ordinary = b'data: {"candidates":[{"content":{"parts":[{"text":" a"}]}}]}\r\n\r\n'
+    exchange = stream([(1 * MS, ordinary), (2 * MS, unusual), (3 * MS, ordinary)])
+    assert _decode_data_only_stream(exchange, gemini.Parser(), (KEY,)) is None
 
 
 def test_a_stream_that_falls_back_half_way_keeps_its_response_model() -> None:
