@@ -21,7 +21,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import accumulate, repeat
 from types import ModuleType
 from typing import Any
@@ -225,10 +225,10 @@ def _decode_read_by_read(
 def _decode_data_only_stream(
     exchange: Exchange, parser: Any, secrets: tuple[str, ...]
 ) -> list[tuple[int, StreamEvent]] | None:
-    """``_decode`` for the usual stream of an OpenAI-style or Gemini endpoint: nothing but ``data: X`` events, LF
-    line ends or CRLF throughout (Google's), no secret anywhere, however the reads split it. ``None`` for any
-    other stream, which the SSE decoder then takes; where this applies, both give the same events at the same
-    times.
+    """``_decode`` for the usual stream of every dialect: nothing but ``data: X`` events (OpenAI-style, Gemini), or
+    nothing but ``event: NAME`` then ``data: X`` ones (Anthropic, the Responses API); LF line ends, or CRLF
+    throughout (Google's); no secret anywhere; however the reads split it. ``None`` for any other stream, which
+    the SSE decoder then takes; where this applies, both give the same events at the same times.
 
     Why: SSE decoding and a parse call per event cost about 12,000 of the 40,000 instructions a read takes to
     derive (callgrind, ``bench/README.md``). Here the checks run over the whole body in a handful of calls, and a
@@ -249,30 +249,40 @@ def _decode_data_only_stream(
         if secret and len(secret) >= 4 and body.find(secret.encode()) != -1:  # the decoder's path scrubs it
             return None
     events = body.split(separator)
-    if events.pop() or not events or not all(map(bytes.startswith, events, repeat(b"data: "))):
+    if events.pop() or not events:
         return None
-    if max(map(bytes.find, events, repeat(b"\n"))) != -1:  # another line in an event
-        return None
+    names: Iterable[str]
+    data_starts: Iterable[int]
+    if all(map(bytes.startswith, events, repeat(b"data: "))):
+        if max(map(bytes.find, events, repeat(b"\n"))) != -1:  # another line in an event
+            return None
+        names, data_starts = repeat("message"), repeat(6)
+    else:
+        named = _named_events(events, separator[: len(separator) // 2])
+        if named is None:
+            return None
+        names, data_starts = named
     # Each event is stamped with the read that completed it: the first whose end is at or past the event's end.
     read_ends = list(accumulate(map(len, payloads)))
     read_times = exchange.read_times
     read = 0
-    event_end = 0
     timed: list[tuple[int, StreamEvent]] = []
     append = timed.append
     parse = parser.parse
     loads = orjson.loads
     slot: _TextSlot | None = None
+    slot_name = ""  # the name of the events the slot was made from: it holds for no other
     slot_sought = False
     separator_bytes = len(separator)
-    # The decoder ends a line at a CR already: an event whose lines end in CRLF is complete at its last CR.
-    last_lf = 1 if separator_bytes == 4 else 0
-    for event in events:
+    # The decoder ends a line at a CR already, so an event whose lines end in CRLF is complete at its last CR, the
+    # byte before its end: counted from -1, ``event_end`` is that CR's end.
+    event_end = -1 if separator_bytes == 4 else 0
+    for event, name, data_start in zip(events, names, data_starts):
         event_end += len(event) + separator_bytes
-        while read_ends[read] < event_end - last_lf:
+        while read_ends[read] < event_end:
             read += 1
-        data = event[6:]
-        if slot is not None:
+        data = event[data_start:]
+        if slot is not None and name == slot_name:
             text = slot.text_of(data)
             if text is not None:
                 append((read_times[read], TextDelta(slot.channel, text)))
@@ -282,16 +292,37 @@ def _decode_data_only_stream(
                 payload = loads(data)
             except orjson.JSONDecodeError:  # the decoder's path has the json fallback and the error
                 return None
-            parsed = parse_payload(payload)
+            parsed = parse_payload(payload, name)
             if not slot_sought and len(parsed) == 1 and type(parsed[0]) is TextDelta:
                 slot_sought = True  # once: where this event's shape is not the next one's, it would not pay
-                slot = _TextSlot.of(data, parsed[0], parser)
+                slot, slot_name = _TextSlot.of(data, parsed[0], parser, name), name
         else:
-            parsed = parse(SSEEvent(data.decode("utf-8", "replace"), "message", None))
+            parsed = parse(SSEEvent(data.decode("utf-8", "replace"), name, None))
         t_ns = read_times[read]
         for stream_event in parsed:
             append((t_ns, stream_event))
     return timed
+
+
+def _named_events(events: list[bytes], line_end: bytes) -> tuple[list[str], list[int]] | None:
+    """For a stream whose every event is ``event: NAME`` then ``data: X``, two lines (Anthropic's, the Responses
+    API's): each event's name, as the SSE decoder gives it, and where its data begins. ``None`` for any other."""
+    names: list[str] = []
+    data_starts: list[int] = []
+    for event in events:
+        name_end = event.find(line_end)
+        data_at = name_end + len(line_end)
+        if (
+            name_end == -1
+            or not event.startswith(b"event: ")
+            or event.find(b"\n") != data_at - 1  # a line end inside the name, or none after it
+            or not event.startswith(b"data: ", data_at)
+            or event.find(b"\n", data_at) != -1  # a third line
+        ):
+            return None
+        names.append(event[7:name_end].decode("utf-8", "replace") or "message")
+        data_starts.append(data_at + 6)
+    return names, data_starts
 
 
 class _TextSlot:
@@ -299,12 +330,13 @@ class _TextSlot:
 
     A stream's text events are usually the same bytes but for the JSON string of the text (the id, the model, the
     created time repeat). For an event that starts with the same ``prefix`` and ends with the same ``suffix``, with
-    one JSON string between them, the dialect would parse the same object but for that string, and give the same
-    one ``TextDelta`` with the string's text: the parser's events depend on the payload alone, apart from the
-    response model it reports once (``openai_chat.Parser.parse_payload``), and an event that reported it carried
-    more than text. That holds only if the string sits where a value goes and the text is taken from it, so the
-    slot is tried with a probe text before it is used. Any other event (another shape, an empty text, a value
-    that is not one JSON string) is parsed as before.
+    one JSON string between them, and the same event name, the dialect would parse the same object but for that
+    string, and give the same one ``TextDelta`` with the string's text: a parser's events depend on the payload
+    and the event's name alone, apart from what it remembers of events that carried more than text (the response
+    model, reported once; Anthropic's ``message_start``), as each ``parse_payload`` states. That holds only if
+    the string sits where a value goes and the text is taken from it, so the slot is tried with a probe text
+    before it is used. Any other event (another shape or name, an empty text, a value that is not one JSON
+    string) is parsed as before.
 
     Why: orjson and ``parse_payload`` were 2.8 of the 4.2 µs a read of an openai-chat stream took to derive
     (``bench/README.md``); reading the text out of the slot takes a fraction of that.
@@ -321,16 +353,17 @@ class _TextSlot:
         self._suffix = suffix
 
     @classmethod
-    def of(cls, data: bytes, delta: TextDelta, parser: Any) -> _TextSlot | None:
-        """The slot of ``data``, an event whose payload ``parser`` parsed to ``delta`` alone; ``None`` when its text
-        is not in it as orjson writes it, or when a probe text put in its place does not come out as the text."""
+    def of(cls, data: bytes, delta: TextDelta, parser: Any, name: str) -> _TextSlot | None:
+        """The slot of ``data``, the payload of an event called ``name`` that ``parser`` parsed to ``delta`` alone;
+        ``None`` when its text is not in it as orjson writes it, or when a probe text put in its place does not come
+        out as the text. The slot holds for events of that name only."""
         literal = orjson.dumps(delta.text)
         at = data.rfind(literal)  # the text comes late in the usual event; anywhere else, the probe tells
         if at == -1:
             return None
         prefix, suffix = data[:at], data[at + len(literal) :]
         try:
-            probed = copy.copy(parser).parse_payload(orjson.loads(prefix + cls._PROBE_LITERAL + suffix))
+            probed = copy.copy(parser).parse_payload(orjson.loads(prefix + cls._PROBE_LITERAL + suffix), name)
         except orjson.JSONDecodeError:
             return None
         if probed != [TextDelta(delta.channel, cls._PROBE_TEXT)]:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from probe.derive import MAX_LINE_BYTES, derive_sample
-from probe.dialects import anthropic_messages, gemini, openai_chat
+from probe.dialects import anthropic_messages, gemini, openai_chat, openai_responses
 from probe.model import Exchange, PlannedRequest, Target, TextDelta
 from probe.store import Store
 from tests.conftest import sse_fixture, sse_fixtures
@@ -299,6 +299,77 @@ def test_a_stream_whose_line_ends_are_not_crlf_throughout_goes_through_the_sse_d
     assert _decode_data_only_stream(exchange, gemini.Parser(), (KEY,)) is None
 
 
+NAMED_EVENT_DIALECTS = {"anthropic-messages": anthropic_messages, "openai-responses": openai_responses}
+
+
+@pytest.mark.parametrize("every", [1, 3, 64, 10_000])
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"])
+@pytest.mark.parametrize(
+    ("api", "name"), [(api, path.stem) for api in NAMED_EVENT_DIALECTS for path in sse_fixtures(api)]
+)
+def test_every_recorded_stream_of_named_events_decodes_the_same_either_way(
+    api: str, name: str, line_end: bytes, every: int
+) -> None:
+    """Anthropic's and the Responses API's events are ``event: NAME`` then ``data: X``; where the stream is
+    nothing but such events, the data-only way takes it (not the stream whose last event is unterminated)."""
+    from probe.derive import _decode, _decode_data_only_stream, _decode_read_by_read
+
+    dialect = NAMED_EVENT_DIALECTS[api]
+    body = sse_fixture(api, name).replace(b"\n", line_end)
+    exchange = stream(split_everywhere(body, every))
+    taken = _decode_data_only_stream(exchange, dialect.Parser(), (KEY,)) is not None
+    assert taken is (name != "basic-response-no-final-blank-line")
+    assert _decode(exchange, dialect, (KEY,)) == _decode_read_by_read(exchange, dialect, (KEY,))
+
+
+def named(name: str, data: str) -> bytes:
+    return f"event: {name}\ndata: {data}\n\n".encode()
+
+
+def test_a_text_slot_holds_only_for_events_of_its_name() -> None:
+    """Anthropic takes an event's kind from its name when the payload has no ``type``: a ``ping`` shaped like a
+    text delta carries no text."""
+    from probe.derive import _decode, _decode_data_only_stream, _decode_read_by_read
+
+    def delta(text: str) -> str:
+        return json.dumps({"index": 0, "delta": {"type": "text_delta", "text": text}})
+
+    events = [named("content_block_delta", delta(" a")), named("content_block_delta", delta(" b")),
+              named("ping", delta(" c")), named("content_block_delta", delta(" d")),
+              named("message_stop", '{"type":"message_stop"}')]
+    exchange = stream(one_read_per_event(events))
+    assert _decode_data_only_stream(exchange, anthropic_messages.Parser(), ()) is not None
+    decoded = _decode(exchange, anthropic_messages)
+    assert decoded == _decode_read_by_read(exchange, anthropic_messages)
+    assert [e.text for _, e in decoded[0] if isinstance(e, TextDelta)] == [" a", " b", " d"]
+
+
+@pytest.mark.parametrize(
+    "unusual",
+    [
+        b"event: ping\ndata: {}\ndata: {}\n\n",  # a third line
+        b'event: ping\ndata: {"type":\n "ping"}\n\n',  # a third line that JSON would take as a space
+        b"data: {}\n\n",  # an event without a name among named ones
+        b"event:ping\ndata: {}\n\n",  # no space after the colon
+        b"event: ping\nid: 7\n\n",  # another field
+        b"event: ping\n\n",  # no data
+    ],
+)
+def test_anything_but_named_events_of_one_data_line_goes_through_the_sse_decoder(unusual: bytes) -> None:
+    from probe.derive import _decode_data_only_stream
+
+    ordinary = named("content_block_delta", '{"type":"content_block_delta","delta":{"type":"text_delta","text":" a"}}')
+    exchange = stream([(1 * MS, ordinary), (2 * MS, unusual), (3 * MS, ordinary)])
+    assert _decode_data_only_stream(exchange, anthropic_messages.Parser(), ()) is None
+
+
+def test_a_lone_lf_in_the_name_of_a_crlf_event_goes_through_the_sse_decoder() -> None:
+    from probe.derive import _decode_data_only_stream
+
+    exchange = stream([(1 * MS, b'event: ping\nx\r\ndata: {"type":"ping"}\r\n\r\n')])
+    assert _decode_data_only_stream(exchange, anthropic_messages.Parser(), ()) is None
+
+
 def test_a_stream_that_falls_back_half_way_keeps_its_response_model() -> None:
     """Parsers keep state (the model is reported once): the decoder's path starts with a parser of its own."""
     exchange = stream(ORDINARY[:2] + [(25 * MS, b"data: {not json}\n\n")] + ORDINARY[2:])
@@ -371,9 +442,9 @@ class CountingParser(openai_chat.Parser):
     __slots__ = ()
     parsed = 0
 
-    def parse_payload(self, payload):
+    def parse_payload(self, payload, event="message"):
         CountingParser.parsed += 1
-        return super().parse_payload(payload)
+        return super().parse_payload(payload, event)
 
 
 def test_an_event_like_an_earlier_one_but_for_its_text_is_not_parsed() -> None:
@@ -401,4 +472,4 @@ def test_a_slot_is_made_only_where_a_probe_text_comes_out_of_it(event: bytes) ->
 
     parser = openai_chat.Parser()
     assert parser.parse_payload(json.loads(event)) == [TextDelta("answer", " a")]
-    assert _TextSlot.of(event, TextDelta("answer", " a"), parser) is None
+    assert _TextSlot.of(event, TextDelta("answer", " a"), parser, "message") is None

@@ -99,9 +99,16 @@ class Parser:
         payload = load_json_object(event.data)
         if payload is None:
             return [not_json(event.data)]
+        return self.parse_payload(payload, event.event)
+
+    def parse_payload(self, payload: dict[str, Any], event: str = "message") -> list[StreamEvent]:
+        """The events of one ``data`` payload that is a JSON object, sent as an ``event`` of that name (``probe.derive``
+        parses whole streams of them in one go). They depend on the payload and the name alone, apart from
+        ``message_start``, whose message id is remembered: ``probe.derive`` relies on that to read the text of an
+        event shaped like an earlier one (``_TextSlot``)."""
         kind = payload.get("type")
         if not isinstance(kind, str):
-            kind = event.event
+            kind = event
         if kind == "content_block_delta":
             return _delta(payload.get("delta"))
         if kind == "message_delta":

@@ -80,12 +80,13 @@ class Parser:
         payload = load_json_object(data)
         if payload is None:
             return [not_json(data)]
-        return self.parse_payload(payload)
+        return self.parse_payload(payload, event.event)
 
-    def parse_payload(self, payload: dict[str, Any]) -> list[StreamEvent]:
-        """The events of one ``data`` payload that is a JSON object (``probe.derive`` parses whole streams of
-        them in one go). They depend on the payload alone, apart from the response model, reported once:
-        ``probe.derive`` relies on that to read the text of an event shaped like an earlier one (``_TextSlot``)."""
+    def parse_payload(self, payload: dict[str, Any], event: str = "message") -> list[StreamEvent]:
+        """The events of one ``data`` payload that is a JSON object, sent as an ``event`` of that name (``probe.derive``
+        parses whole streams of them in one go). They depend on the payload and the name alone, apart from the
+        response model, reported once: ``probe.derive`` relies on that to read the text of an event shaped like an
+        earlier one (``_TextSlot``). The name changes nothing here."""
         error = payload.get("error")
         if error:
             return [in_stream_error(error)]

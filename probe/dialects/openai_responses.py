@@ -79,9 +79,15 @@ class Parser:
         payload = load_json_object(data)
         if payload is None:
             return [not_json(data)]
+        return self.parse_payload(payload, event.event)
+
+    def parse_payload(self, payload: dict[str, Any], event: str = "message") -> list[StreamEvent]:
+        """The events of one ``data`` payload that is a JSON object, sent as an ``event`` of that name (``probe.derive``
+        parses whole streams of them in one go). They depend on the payload and the name alone, apart from the
+        response model, reported once."""
         kind = payload.get("type")
         if not isinstance(kind, str):
-            kind = event.event
+            kind = event
         channel = _TOKEN_EVENTS.get(kind)
         if channel is not None:
             delta = payload.get("delta")
