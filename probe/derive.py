@@ -197,7 +197,7 @@ def _decode(
     exchange: Exchange, dialect: ModuleType, secrets: tuple[str, ...] = ()
 ) -> tuple[list[tuple[int, StreamEvent]], bool]:
     """SSE-decode every read and parse each event, keeping the arrival time of the read that completed it."""
-    timed = _decode_data_only_stream(exchange, dialect.Parser(), secrets)
+    timed = _decode_plain_stream(exchange, dialect.Parser(), secrets)
     if timed is not None:
         return timed, False
     return _decode_read_by_read(exchange, dialect, secrets)
@@ -222,7 +222,7 @@ def _decode_read_by_read(
     return timed, decoder.pending_at_eof
 
 
-def _decode_data_only_stream(
+def _decode_plain_stream(
     exchange: Exchange, parser: Any, secrets: tuple[str, ...]
 ) -> list[tuple[int, StreamEvent]] | None:
     """``_decode`` for the usual stream of every dialect: nothing but ``data: X`` events (OpenAI-style, Gemini), or

@@ -207,7 +207,7 @@ def test_the_key_inside_streamed_text_is_replaced() -> None:
     assert KEY not in repr(sample)
 
 
-# --------------------------------------------------------------------------- the data-only way of decoding
+# --------------------------------------------------------------------------- the one-pass way of decoding
 
 ORDINARY = [(1 * MS, chunk(role=True)), (20 * MS, chunk(" one")), (30 * MS, chunk(" two")),
             (40 * MS, chunk(finish="stop") + usage(5, 2) + DONE)]
@@ -219,12 +219,12 @@ def split_everywhere(body: bytes, every: int) -> list[tuple[int, bytes]]:
 
 @pytest.mark.parametrize("every", [1, 7, 64, 1000])
 def test_a_data_only_stream_decodes_as_the_sse_decoder_decodes_it_however_the_reads_split_it(every: int) -> None:
-    from probe.derive import _decode, _decode_data_only_stream, _decode_read_by_read
+    from probe.derive import _decode, _decode_plain_stream, _decode_read_by_read
 
     body = b"".join(data for _, data in ORDINARY)
     for reads in (ORDINARY, split_everywhere(body, every)):
         exchange = stream(reads)
-        assert _decode_data_only_stream(exchange, openai_chat.Parser(), (KEY,)) is not None  # this way applies
+        assert _decode_plain_stream(exchange, openai_chat.Parser(), (KEY,)) is not None  # this way applies
         assert _decode(exchange, openai_chat, (KEY,)) == _decode_read_by_read(exchange, openai_chat, (KEY,))
 
 
@@ -254,20 +254,20 @@ def test_every_recorded_openai_stream_decodes_the_same_either_way(name: str) -> 
     ],
 )
 def test_anything_but_plain_data_events_goes_through_the_sse_decoder(unusual: bytes) -> None:
-    from probe.derive import _decode_data_only_stream
+    from probe.derive import _decode_plain_stream
 
     exchange = stream(ORDINARY[:2] + [(25 * MS, unusual)] + ORDINARY[2:])
-    assert _decode_data_only_stream(exchange, openai_chat.Parser(), (KEY,)) is None
+    assert _decode_plain_stream(exchange, openai_chat.Parser(), (KEY,)) is None
 
 
 @pytest.mark.parametrize("every", [1, 3, 64, 10_000])
 @pytest.mark.parametrize("name", [path.stem for path in sse_fixtures("gemini")])
 def test_every_recorded_gemini_stream_decodes_the_same_either_way(name: str, every: int) -> None:
-    """Gemini's lines end in CRLF throughout: the data-only way takes them, however the reads split them."""
-    from probe.derive import _decode, _decode_data_only_stream, _decode_read_by_read
+    """Gemini's lines end in CRLF throughout: the one-pass way takes them, however the reads split them."""
+    from probe.derive import _decode, _decode_plain_stream, _decode_read_by_read
 
     exchange = stream(split_everywhere(sse_fixture("gemini", name), every))
-    assert _decode_data_only_stream(exchange, gemini.Parser(), (KEY,)) is not None  # this way applies
+    assert _decode_plain_stream(exchange, gemini.Parser(), (KEY,)) is not None  # this way applies
     assert _decode(exchange, gemini, (KEY,)) == _decode_read_by_read(exchange, gemini, (KEY,))
 
 
@@ -292,11 +292,11 @@ def test_a_crlf_event_is_complete_at_its_last_cr() -> None:
     ],
 )
 def test_a_stream_whose_line_ends_are_not_crlf_throughout_goes_through_the_sse_decoder(unusual: bytes) -> None:
-    from probe.derive import _decode_data_only_stream
+    from probe.derive import _decode_plain_stream
 
     ordinary = b'data: {"candidates":[{"content":{"parts":[{"text":" a"}]}}]}\r\n\r\n'
     exchange = stream([(1 * MS, ordinary), (2 * MS, unusual), (3 * MS, ordinary)])
-    assert _decode_data_only_stream(exchange, gemini.Parser(), (KEY,)) is None
+    assert _decode_plain_stream(exchange, gemini.Parser(), (KEY,)) is None
 
 
 NAMED_EVENT_DIALECTS = {"anthropic-messages": anthropic_messages, "openai-responses": openai_responses}
@@ -311,13 +311,13 @@ def test_every_recorded_stream_of_named_events_decodes_the_same_either_way(
     api: str, name: str, line_end: bytes, every: int
 ) -> None:
     """Anthropic's and the Responses API's events are ``event: NAME`` then ``data: X``; where the stream is
-    nothing but such events, the data-only way takes it (not the stream whose last event is unterminated)."""
-    from probe.derive import _decode, _decode_data_only_stream, _decode_read_by_read
+    nothing but such events, the one-pass way takes it (not the stream whose last event is unterminated)."""
+    from probe.derive import _decode, _decode_plain_stream, _decode_read_by_read
 
     dialect = NAMED_EVENT_DIALECTS[api]
     body = sse_fixture(api, name).replace(b"\n", line_end)
     exchange = stream(split_everywhere(body, every))
-    taken = _decode_data_only_stream(exchange, dialect.Parser(), (KEY,)) is not None
+    taken = _decode_plain_stream(exchange, dialect.Parser(), (KEY,)) is not None
     assert taken is (name != "basic-response-no-final-blank-line")
     assert _decode(exchange, dialect, (KEY,)) == _decode_read_by_read(exchange, dialect, (KEY,))
 
@@ -329,7 +329,7 @@ def named(name: str, data: str) -> bytes:
 def test_a_text_slot_holds_only_for_events_of_its_name() -> None:
     """Anthropic takes an event's kind from its name when the payload has no ``type``: a ``ping`` shaped like a
     text delta carries no text."""
-    from probe.derive import _decode, _decode_data_only_stream, _decode_read_by_read
+    from probe.derive import _decode, _decode_plain_stream, _decode_read_by_read
 
     def delta(text: str) -> str:
         return json.dumps({"index": 0, "delta": {"type": "text_delta", "text": text}})
@@ -338,7 +338,7 @@ def test_a_text_slot_holds_only_for_events_of_its_name() -> None:
               named("ping", delta(" c")), named("content_block_delta", delta(" d")),
               named("message_stop", '{"type":"message_stop"}')]
     exchange = stream(one_read_per_event(events))
-    assert _decode_data_only_stream(exchange, anthropic_messages.Parser(), ()) is not None
+    assert _decode_plain_stream(exchange, anthropic_messages.Parser(), ()) is not None
     decoded = _decode(exchange, anthropic_messages)
     assert decoded == _decode_read_by_read(exchange, anthropic_messages)
     assert [e.text for _, e in decoded[0] if isinstance(e, TextDelta)] == [" a", " b", " d"]
@@ -356,18 +356,18 @@ def test_a_text_slot_holds_only_for_events_of_its_name() -> None:
     ],
 )
 def test_anything_but_named_events_of_one_data_line_goes_through_the_sse_decoder(unusual: bytes) -> None:
-    from probe.derive import _decode_data_only_stream
+    from probe.derive import _decode_plain_stream
 
     ordinary = named("content_block_delta", '{"type":"content_block_delta","delta":{"type":"text_delta","text":" a"}}')
     exchange = stream([(1 * MS, ordinary), (2 * MS, unusual), (3 * MS, ordinary)])
-    assert _decode_data_only_stream(exchange, anthropic_messages.Parser(), ()) is None
+    assert _decode_plain_stream(exchange, anthropic_messages.Parser(), ()) is None
 
 
 def test_a_lone_lf_in_the_name_of_a_crlf_event_goes_through_the_sse_decoder() -> None:
-    from probe.derive import _decode_data_only_stream
+    from probe.derive import _decode_plain_stream
 
     exchange = stream([(1 * MS, b'event: ping\nx\r\ndata: {"type":"ping"}\r\n\r\n')])
-    assert _decode_data_only_stream(exchange, anthropic_messages.Parser(), ()) is None
+    assert _decode_plain_stream(exchange, anthropic_messages.Parser(), ()) is None
 
 
 def test_a_stream_that_falls_back_half_way_keeps_its_response_model() -> None:
@@ -449,12 +449,12 @@ class CountingParser(openai_chat.Parser):
 
 def test_an_event_like_an_earlier_one_but_for_its_text_is_not_parsed() -> None:
     """The counted guard: of 100 text events of one shape only the first is parsed (and the probe of its slot)."""
-    from probe.derive import _decode_data_only_stream
+    from probe.derive import _decode_plain_stream
 
     words = [f" word{i}" for i in range(100)]
     events = [chunk(role=True)] + [text_event(word) for word in words] + [chunk(finish="stop"), usage(5, 100), DONE]
     CountingParser.parsed = 0
-    timed = _decode_data_only_stream(stream(one_read_per_event(events)), CountingParser(), ())
+    timed = _decode_plain_stream(stream(one_read_per_event(events)), CountingParser(), ())
     assert timed is not None and [e.text for _, e in timed if isinstance(e, TextDelta)] == words
     assert CountingParser.parsed == 1 + 2 + 2  # the role event, the first text event and its probe, finish, usage
 
