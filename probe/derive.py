@@ -24,7 +24,6 @@ import copy
 from collections.abc import Iterable, Sequence
 from itertools import accumulate, repeat
 from types import ModuleType
-from typing import Any
 
 import orjson
 
@@ -44,7 +43,7 @@ from probe.model import (
     TextDelta,
     UsageReport,
 )
-from probe.dialects import int_or_none
+from probe.dialects import Parser, int_or_none
 from probe.redact import redact, scrub, without_secrets
 from probe.sse import SSEDecoder
 from probe.timing import NS_PER_S, TokenArrivals, decode_speed, seconds_between, stream_timing
@@ -223,7 +222,7 @@ def _decode_read_by_read(
 
 
 def _decode_plain_stream(
-    exchange: Exchange, parser: Any, secrets: tuple[str, ...]
+    exchange: Exchange, parser: Parser, secrets: tuple[str, ...]
 ) -> list[tuple[int, StreamEvent]] | None:
     """``_decode`` for the usual stream of every dialect: nothing but ``data: X`` events (OpenAI-style, Gemini), or
     nothing but ``event: NAME`` then ``data: X`` ones (Anthropic, the Responses API); LF line ends, or CRLF
@@ -235,9 +234,8 @@ def _decode_plain_stream(
     JSON object's bytes go straight to orjson and the dialect's ``parse_payload``; an event that differs from an
     earlier one only in its text is not parsed at all (``_TextSlot``).
     """
-    parse_payload = getattr(parser, "parse_payload", None)
     payloads = exchange.read_payloads
-    if parse_payload is None or not payloads:
+    if not payloads:
         return None
     body = b"".join(payloads)
     separator = b"\n\n"
@@ -268,7 +266,7 @@ def _decode_plain_stream(
     read = 0
     timed: list[tuple[int, StreamEvent]] = []
     append = timed.append
-    parse = parser.parse
+    parse, parse_payload = parser.parse, parser.parse_payload
     loads = orjson.loads
     slot: _TextSlot | None = None
     slot_name = ""  # the name of the events the slot was made from: it holds for no other
@@ -353,7 +351,7 @@ class _TextSlot:
         self._suffix = suffix
 
     @classmethod
-    def of(cls, data: bytes, delta: TextDelta, parser: Any, name: str) -> _TextSlot | None:
+    def of(cls, data: bytes, delta: TextDelta, parser: Parser, name: str) -> _TextSlot | None:
         """The slot of ``data``, the payload of an event called ``name`` that ``parser`` parsed to ``delta`` alone;
         ``None`` when its text is not in it as orjson writes it, or when a probe text put in its place does not come
         out as the text. The slot holds for events of that name only."""

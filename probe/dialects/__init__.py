@@ -45,6 +45,12 @@ _MODULES = {
 class Parser(Protocol):
     def parse(self, event: SSEEvent) -> list[StreamEvent]: ...
 
+    def parse_payload(self, payload: dict[str, Any], event: str = "message") -> list[StreamEvent]:
+        """``parse`` of an event whose data is this JSON object, for ``probe.derive``, which parses whole streams
+        in one go. The events must depend on the payload and the event's name alone, apart from what the parser
+        remembers of events that carried more than text (``probe.derive._TextSlot`` relies on it)."""
+        ...
+
 
 class Dialect(Protocol):
     NAME: str
