@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import collections
 import gc
-import selectors
 import sys
 import tempfile
 import threading
