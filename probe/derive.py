@@ -238,11 +238,12 @@ def _decode_plain_stream(
     if not payloads:
         return None
     body = b"".join(payloads)
-    separator = b"\n\n"
+    line_end = b"\n"
     if body.find(b"\r") != -1:  # only where every CR begins a CRLF (a lone LF is caught below, in an event)
         if body.count(b"\r") != body.count(b"\r\n"):
             return None
-        separator = b"\r\n\r\n"
+        line_end = b"\r\n"
+    separator = line_end * 2
     for secret in secrets:
         if secret and len(secret) >= 4 and body.find(secret.encode()) != -1:  # the decoder's path scrubs it
             return None
@@ -256,7 +257,7 @@ def _decode_plain_stream(
             return None
         names, data_starts = repeat("message"), repeat(6)
     else:
-        named = _named_events(events, separator[: len(separator) // 2])
+        named = _named_events(events, line_end)
         if named is None:
             return None
         names, data_starts = named
@@ -274,7 +275,7 @@ def _decode_plain_stream(
     separator_bytes = len(separator)
     # The decoder ends a line at a CR already, so an event whose lines end in CRLF is complete at its last CR, the
     # byte before its end: counted from -1, ``event_end`` is that CR's end.
-    event_end = -1 if separator_bytes == 4 else 0
+    event_end = -1 if line_end == b"\r\n" else 0
     for event, name, data_start in zip(events, names, data_starts):
         event_end += len(event) + separator_bytes
         while read_ends[read] < event_end:

@@ -298,9 +298,10 @@ class _Connection(asyncio.BufferedProtocol):
                 head = _CHUNK_SIZE_LINE.match(data)
                 if head is not None:
                     start = head.end()
-                    end = start + int(head.group(1), 16)
-                    size = end - start
-                    if size > 0 and len(data) == end + 2 and data[end:] == b"\r\n" and self.received + size <= self.max_body:
+                    size = int(head.group(1), 16)
+                    end = start + size
+                    if (size > 0 and len(data) == end + 2 and data[end:] == b"\r\n"
+                            and self.received + size <= self.max_body):
                         self.read_times.append(now)
                         self.read_payloads.append(data[start:end])
                         self.received += size
@@ -513,14 +514,7 @@ class DirectConnectionReads:
             if not count:
                 left.append(fd)
                 continue
-            stamp = 0
-            if control:  # ``kernel_stamp_of``, its usual case inline: a call per read cost 1,300 instructions
-                level, kind, data = control[0]
-                if kind == _SO_TIMESTAMPNS and level == _SOL_SOCKET and len(data) >= _TIMESPEC.size:
-                    seconds, nanoseconds = _TIMESPEC.unpack_from(data)
-                    stamp = seconds * 1_000_000_000 + nanoseconds
-                else:
-                    stamp = kernel_stamp_of(control)
+            stamp = kernel_stamp_of(control) if control else 0
             # a read the kernel did not stamp is stamped as it is taken, not after the poll's other reads
             taken.append((connection, offset, offset + count, stamp, 0 if stamp else connection._clock()))
             offset += count
