@@ -21,8 +21,9 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
-from itertools import accumulate, repeat
+import re
+from collections.abc import Sequence
+from itertools import accumulate
 from types import ModuleType
 
 import orjson
@@ -224,43 +225,33 @@ def _decode_read_by_read(
 def _decode_plain_stream(
     exchange: Exchange, parser: Parser, secrets: tuple[str, ...]
 ) -> list[tuple[int, StreamEvent]] | None:
-    """``_decode`` for the usual stream of every dialect: nothing but ``data: X`` events (OpenAI-style, Gemini), or
-    nothing but ``event: NAME`` then ``data: X`` ones (Anthropic, the Responses API); LF line ends, or CRLF
-    throughout (Google's); no secret anywhere; however the reads split it. ``None`` for any other stream, which
-    the SSE decoder then takes; where this applies, both give the same events at the same times.
+    """``_decode`` for the usual stream of every dialect: events of ``data: X`` (OpenAI-style, Gemini) or of
+    ``event: NAME`` then ``data: X`` (Anthropic, the Responses API), one after another from the first byte to the
+    last; LF line ends, or CRLF throughout (Google's); no secret anywhere; however the reads split it. ``None`` for
+    any other stream, which the SSE decoder then takes; where this applies, both give the same events at the same
+    times.
 
     Why: SSE decoding and a parse call per event cost about 12,000 of the 40,000 instructions a read takes to
-    derive (callgrind, ``bench/README.md``). Here the checks run over the whole body in a handful of calls, and a
-    JSON object's bytes go straight to orjson and the dialect's ``parse_payload``; an event that differs from an
-    earlier one only in its text is not parsed at all (``_TextSlot``).
+    derive (callgrind, ``bench/README.md``). Here one regular expression finds every event's name and data in one
+    call, and a JSON object's bytes go straight to orjson and the dialect's ``parse_payload``; an event that
+    differs from an earlier one only in its text is not parsed at all (``_TextSlot``).
     """
     payloads = exchange.read_payloads
     if not payloads:
         return None
     body = b"".join(payloads)
+    plain_events = _PLAIN_EVENTS
     line_end = b"\n"
-    if body.find(b"\r") != -1:  # only where every CR begins a CRLF (a lone LF is caught below, in an event)
+    if body.find(b"\r") != -1:  # only where every CR begins a CRLF (a lone LF is refused by the pattern)
         if body.count(b"\r") != body.count(b"\r\n"):
             return None
-        line_end = b"\r\n"
-    separator = line_end * 2
+        plain_events, line_end = _PLAIN_CRLF_EVENTS, b"\r\n"
     for secret in secrets:
         if secret and len(secret) >= 4 and body.find(secret.encode()) != -1:  # the decoder's path scrubs it
             return None
-    events = body.split(separator)
-    if events.pop() or not events:
+    events = plain_events.findall(body)  # (the name line with its line end, or b"" when none; the data)
+    if not events:
         return None
-    names: Iterable[str]
-    data_starts: Iterable[int]
-    if all(map(bytes.startswith, events, repeat(b"data: "))):
-        if max(map(bytes.find, events, repeat(b"\n"))) != -1:  # another line in an event
-            return None
-        names, data_starts = repeat("message"), repeat(6)
-    else:
-        named = _named_events(events, line_end)
-        if named is None:
-            return None
-        names, data_starts = named
     # Each event is stamped with the read that completed it: the first whose end is at or past the event's end.
     read_ends = list(accumulate(map(len, payloads)))
     read_times = exchange.read_times
@@ -269,18 +260,22 @@ def _decode_plain_stream(
     append = timed.append
     parse, parse_payload = parser.parse, parser.parse_payload
     loads = orjson.loads
+    names: dict[bytes, str] = {b"": "message"}  # an event's name as the SSE decoder gives it, by its name line
+    name_start, name_end = len(b"event: "), -len(line_end)
     slot: _TextSlot | None = None
     slot_name = ""  # the name of the events the slot was made from: it holds for no other
     slot_sought = False
-    separator_bytes = len(separator)
+    framing = len(b"data: ") + 2 * len(line_end)
     # The decoder ends a line at a CR already, so an event whose lines end in CRLF is complete at its last CR, the
     # byte before its end: counted from -1, ``event_end`` is that CR's end.
     event_end = -1 if line_end == b"\r\n" else 0
-    for event, name, data_start in zip(events, names, data_starts):
-        event_end += len(event) + separator_bytes
-        while read_ends[read] < event_end:
+    for name_line, data in events:
+        event_end += len(name_line) + len(data) + framing
+        while read_ends[read] < event_end:  # the events' lengths add up to the body's at most
             read += 1
-        data = event[data_start:]
+        name = names.get(name_line)
+        if name is None:
+            name = names[name_line] = name_line[name_start:name_end].decode("utf-8", "replace") or "message"
         if slot is not None and name == slot_name:
             text = slot.text_of(data)
             if text is not None:
@@ -300,28 +295,17 @@ def _decode_plain_stream(
         t_ns = read_times[read]
         for stream_event in parsed:
             append((t_ns, stream_event))
+    if event_end != len(body) - (line_end == b"\r\n"):  # matches found apart: something else lies between them
+        return None
     return timed
 
 
-def _named_events(events: list[bytes], line_end: bytes) -> tuple[list[str], list[int]] | None:
-    """For a stream whose every event is ``event: NAME`` then ``data: X``, two lines (Anthropic's, the Responses
-    API's): each event's name, as the SSE decoder gives it, and where its data begins. ``None`` for any other."""
-    names: list[str] = []
-    data_starts: list[int] = []
-    for event in events:
-        name_end = event.find(line_end)
-        data_at = name_end + len(line_end)
-        if (
-            name_end == -1
-            or not event.startswith(b"event: ")
-            or event.find(b"\n") != data_at - 1  # a line end inside the name, or none after it
-            or not event.startswith(b"data: ", data_at)
-            or event.find(b"\n", data_at) != -1  # a third line
-        ):
-            return None
-        names.append(event[7:name_end].decode("utf-8", "replace") or "message")
-        data_starts.append(data_at + 6)
-    return names, data_starts
+_PLAIN_EVENTS = re.compile(rb"(event: [^\n]*\n)?data: ([^\n]*)\n\n")
+"""One event of nothing but ``data: X``, or ``event: NAME`` then ``data: X``, with LF line ends (a body with a CR
+takes the next pattern)."""
+_PLAIN_CRLF_EVENTS = re.compile(rb"(event: [^\n]*\r\n)?data: ([^\n]*)\r\n\r\n")
+"""The same with CRLF line ends, in a body whose every CR begins a CRLF: no line then holds a CR (``[^\\n]*`` stops at
+the LF after it), and a lone LF ends no line here."""
 
 
 class _TextSlot:

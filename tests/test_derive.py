@@ -245,7 +245,7 @@ def test_every_recorded_openai_stream_decodes_the_same_either_way(name: str) -> 
     [
         b"data: {\"choices\": []}\r\n\r\n",  # CRLF line ends among LF ones
         b": keep-alive\n\n",  # a comment
-        b"event: message\ndata: {\"choices\": []}\n\n",  # another field
+        b"id: 7\ndata: {\"choices\": []}\n\n",  # another field
         b"data: {\"a\":\ndata: 1}\n\n",  # an event of two data lines
         b"data: {\"echo\": \"" + KEY.encode() + b"\"}\n\n",  # the key, which the decoder's path scrubs
         b"data: {not json}\n\n",  # orjson refuses it: the decoder's path has json's fallback and the error
@@ -349,7 +349,8 @@ def test_a_text_slot_holds_only_for_events_of_its_name() -> None:
     [
         b"event: ping\ndata: {}\ndata: {}\n\n",  # a third line
         b'event: ping\ndata: {"type":\n "ping"}\n\n',  # a third line that JSON would take as a space
-        b"data: {}\n\n",  # an event without a name among named ones
+        b"event: ping\nevent: ping\ndata: {}\n\n",  # a name given twice
+        b"xevent: ping\ndata: {}\n\n",  # bytes before an event
         b"event:ping\ndata: {}\n\n",  # no space after the colon
         b"event: ping\nid: 7\n\n",  # another field
         b"event: ping\n\n",  # no data
@@ -363,10 +364,33 @@ def test_anything_but_named_events_of_one_data_line_goes_through_the_sse_decoder
     assert _decode_plain_stream(exchange, anthropic_messages.Parser(), ()) is None
 
 
-def test_a_lone_lf_in_the_name_of_a_crlf_event_goes_through_the_sse_decoder() -> None:
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"])
+def test_named_and_unnamed_events_mixed_decode_as_the_sse_decoder_decodes_them(line_end: bytes) -> None:
+    """An event without a name is a ``message``, an empty name too, as the SSE decoder has it."""
+    from probe.derive import _decode, _decode_plain_stream, _decode_read_by_read
+
+    ordinary = named("content_block_delta", '{"type":"content_block_delta","delta":{"type":"text_delta","text":" a"}}')
+    unnamed = b'data: {"type":"content_block_delta","delta":{"type":"text_delta","text":" b"}}\n\n'
+    empty_name = b"event: \n" + unnamed
+    stop = named("message_stop", '{"type":"message_stop"}')
+    reads = [(i * MS, event.replace(b"\n", line_end)) for i, event in enumerate([ordinary, unnamed, empty_name, stop])]
+    exchange = stream(reads)
+    assert _decode_plain_stream(exchange, anthropic_messages.Parser(), ()) is not None
+    assert _decode(exchange, anthropic_messages) == _decode_read_by_read(exchange, anthropic_messages)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        b'event: ping\nx\r\ndata: {"type":"ping"}\r\n\r\n',  # inside the name
+        b'event: ping\ndata: {"type":"ping"}\r\n\r\n',  # ending the name line
+        b'event: ping\r\ndata: {"type":"ping"}\n\r\n',  # ending the data line
+    ],
+)
+def test_a_lone_lf_in_a_crlf_event_goes_through_the_sse_decoder(event: bytes) -> None:
     from probe.derive import _decode_plain_stream
 
-    exchange = stream([(1 * MS, b'event: ping\nx\r\ndata: {"type":"ping"}\r\n\r\n')])
+    exchange = stream([(1 * MS, event)])
     assert _decode_plain_stream(exchange, anthropic_messages.Parser(), ()) is None
 
 
