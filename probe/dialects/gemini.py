@@ -149,14 +149,20 @@ def _parse_candidate(candidate: dict[str, Any], events: list[StreamEvent], finis
 
 
 def _usage(usage: dict[str, Any]) -> UsageReport | None:
-    """The counts in ``usageMetadata``; ``None`` when it holds none."""
-    prompt = int_or_none(usage.get("promptTokenCount"))
-    candidates = int_or_none(usage.get("candidatesTokenCount"))
-    thoughts = int_or_none(usage.get("thoughtsTokenCount"))
-    if prompt is None and candidates is None and thoughts is None:
-        return None
-    output = None if candidates is None and thoughts is None else (candidates or 0) + (thoughts or 0)
-    return UsageReport(input_tokens=prompt, output_tokens=output, reasoning_tokens=thoughts)
+    """The counts in ``usageMetadata``; ``None`` when it holds none. (Read with every chunk of every stream: an
+    absent count is not looked at twice, and the report is built from positions, not keywords.)"""
+    prompt = usage.get("promptTokenCount")
+    if prompt is not None:
+        prompt = int_or_none(prompt)
+    candidates = usage.get("candidatesTokenCount")
+    if candidates is not None:
+        candidates = int_or_none(candidates)
+    thoughts = usage.get("thoughtsTokenCount")
+    if thoughts is not None:
+        thoughts = int_or_none(thoughts)
+    if candidates is None and thoughts is None:
+        return None if prompt is None else UsageReport(prompt, None, None)
+    return UsageReport(prompt, (candidates or 0) + (thoughts or 0), thoughts)
 
 
 def in_stream_error(error: object) -> StreamFailed:
