@@ -8,7 +8,7 @@ import pytest
 
 from probe.derive import MAX_LINE_BYTES, derive_sample
 from probe.dialects import anthropic_messages, gemini, openai_chat, openai_responses
-from probe.model import Exchange, PlannedRequest, Target, TextDelta
+from probe.model import Exchange, PlannedRequest, Target, TextDelta, UsageReport
 from probe.store import Store
 from tests.conftest import sse_fixture, sse_fixtures
 from tests.support import WordCounter
@@ -497,3 +497,179 @@ def test_a_slot_is_made_only_where_a_probe_text_comes_out_of_it(event: bytes) ->
     parser = openai_chat.Parser()
     assert parser.parse_payload(json.loads(event)) == [TextDelta("answer", " a")]
     assert _TextSlot.of(event, TextDelta("answer", " a"), parser, "message") is None
+
+
+# --------------------------------------------------------------------------- events that also carry running counts
+
+
+def gemini_event(text: str | None, *, counts: tuple[int, ...] = (9, 1, 10), finish: str | None = None,
+                 thought: bool = False, model: str = "gemini-x", response_id: str = "rX7q0aZ19") -> bytes:
+    """Gemini's text chunk: its usage counts run on with every chunk (prompt, candidates, total)."""
+    part: dict = {} if text is None else {"text": text}
+    if thought:
+        part["thought"] = True
+    candidate: dict = {"content": {"parts": [part], "role": "model"}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    prompt, candidates, total = counts
+    payload = {"candidates": [candidate],
+               "usageMetadata": {"promptTokenCount": prompt, "candidatesTokenCount": candidates, "totalTokenCount": total},
+               "modelVersion": model, "responseId": response_id}
+    return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\r\n\r\n"
+
+
+def running_stream(texts: list[str]) -> list[bytes]:
+    """A text chunk per text, counts running past 9 and 99, then the finish with the final counts."""
+    events = [gemini_event(text, counts=(9, n, 9 + n)) for n, text in enumerate(texts, start=1)]
+    return events + [gemini_event(None, counts=(9, len(texts), 9 + len(texts)), finish="STOP")]
+
+
+def without_superseded_usage(timed: list) -> list:
+    """The events but for each usage report whose every count a later report gives again: those derivation never
+    reads (the last count of each kind wins), and a run of events read from a counting slot leaves them out."""
+    def kinds(report: UsageReport) -> set[str]:
+        return {name for name in ("input_tokens", "output_tokens", "reasoning_tokens") if getattr(report, name) is not None}
+
+    kept = []
+    for i, (t_ns, event) in enumerate(timed):
+        if isinstance(event, UsageReport) and any(
+            isinstance(later, UsageReport) and kinds(event) <= kinds(later) for _, later in timed[i + 1 :]
+        ):
+            continue
+        kept.append((t_ns, event))
+    return kept
+
+
+def assert_decoded_as_by_the_sse_decoder(exchange: Exchange, dialect) -> None:
+    from probe.derive import _decode, _decode_read_by_read, _merged_usage
+
+    decoded, by_decoder = _decode(exchange, dialect, (KEY,)), _decode_read_by_read(exchange, dialect, (KEY,))
+    assert without_superseded_usage(decoded[0]) == without_superseded_usage(by_decoder[0])
+    assert decoded[1] == by_decoder[1]
+    assert _merged_usage([e for _, e in decoded[0] if isinstance(e, UsageReport)]) == _merged_usage(
+        [e for _, e in by_decoder[0] if isinstance(e, UsageReport)])
+
+
+@pytest.mark.parametrize("every", [1, 7, 64, 100_000])
+def test_events_with_running_counts_decode_as_the_sse_decoder_decodes_them(every: int) -> None:
+    """Gemini's text events differ in their counts too: read from a counting slot, each gives its text, and the
+    stream the counts of its last event: every count the decoder's way would end with."""
+    from probe.derive import _decode, _decode_plain_stream
+
+    texts = [f" w{i}" for i in range(120)] + TRICKY_TEXTS
+    body = b"".join(running_stream(texts))
+    for reads in (split_everywhere(body, every), one_read_per_event(running_stream(texts))):
+        exchange = stream(reads)
+        assert _decode_plain_stream(exchange, gemini.Parser(), (KEY,)) is not None  # this way applies
+        assert_decoded_as_by_the_sse_decoder(exchange, gemini)
+        usage_reports = [e for _, e in _decode(exchange, gemini, (KEY,))[0] if isinstance(e, UsageReport)]
+        assert usage_reports[-1] == UsageReport(input_tokens=9, output_tokens=len(texts), reasoning_tokens=None)
+
+
+class CountingGeminiParser(gemini.Parser):
+    __slots__ = ()
+    parsed = 0
+
+    def parse_payload(self, payload, event="message"):
+        CountingGeminiParser.parsed += 1
+        return super().parse_payload(payload, event)
+
+
+def test_of_a_run_of_events_with_running_counts_only_the_last_is_parsed() -> None:
+    from probe.derive import _decode_plain_stream
+
+    CountingGeminiParser.parsed = 0
+    exchange = stream(one_read_per_event(running_stream([f" w{i}" for i in range(100)])))
+    timed = _decode_plain_stream(exchange, CountingGeminiParser(), ())
+    assert timed is not None and len([e for _, e in timed if isinstance(e, TextDelta)]) == 100
+    # the first event (it reports the model), the second and its probe; the three whose counts grew a digit (10 and
+    # 100 output tokens, 100 in all) and the last event of each run they end; the finish
+    assert CountingGeminiParser.parsed == 1 + 2 + 3 + 3 + 1
+
+
+def test_a_run_of_counted_events_broken_by_others_keeps_the_counts_of_each_run() -> None:
+    """Another shape ends a run (a thought, an event without counts); the finish may carry none, or the stream may
+    be cut inside a run."""
+    events = [gemini_event(f" a{n}", counts=(9, n, 9 + n)) for n in range(1, 6)]
+    events += [gemini_event(" hm", counts=(9, 6, 15), thought=True)]
+    events += [gemini_event(f" b{n}", counts=(9, n, 9 + n)) for n in range(7, 12)]
+    no_counts = b'data: {"candidates":[{"content":{"parts":[{"text":" c"}],"role":"model"},"index":0}]}\r\n\r\n'
+    finish = b'data: {"candidates":[{"content":{"parts":[{"text":""}],"role":"model"},"finishReason":"STOP"}]}\r\n\r\n'
+    for tail in ([no_counts, finish], [finish], [gemini_event(" d", counts=(9, 12, 21)), no_counts, finish], []):
+        assert_decoded_as_by_the_sse_decoder(stream(one_read_per_event(events + tail)), gemini)
+
+
+@pytest.mark.parametrize("count", [10**15, 10**19, 10**25])
+def test_a_count_too_long_for_a_counting_slot_decodes_as_the_sse_decoder_decodes_it(count: int) -> None:
+    """Past 2**63 - 1 a count is not reported; wherever it comes in a run, the counts come out as the decoder's."""
+    for at in (1, 2, 5, 9):
+        events = [gemini_event(f" w{n}", counts=(9, count if n == at else n, 10)) for n in range(1, 10)]
+        finish = b'data: {"candidates":[{"content":{"parts":[{"text":""}]},"finishReason":"STOP"}]}\r\n\r\n'
+        assert_decoded_as_by_the_sse_decoder(stream(one_read_per_event(events + [finish])), gemini)
+
+
+def test_a_counting_slot_is_not_made_from_an_event_with_a_count_of_16_digits() -> None:
+    """Its kinds of counts could be fewer than a later event's: one of 16 digits or more may not be reported."""
+    from probe.derive import _CountingSlot
+
+    def slot_of(count: int):
+        data = gemini_event(" a", counts=(9, count, 10))[len(b"data: ") : -len(b"\r\n\r\n")]
+        parser = gemini.Parser()
+        parsed = parser.parse_payload(json.loads(data))[1:]  # past the model, reported once
+        assert [type(e) for e in parsed] == [TextDelta, UsageReport]
+        return _CountingSlot.of(data, parsed, parser, "message")
+
+    assert slot_of(10**15) is None
+    assert slot_of(10**15 - 1) is not None
+
+
+class ParserReadingAnId(gemini.Parser):
+    """Breaks ``parse_payload``'s contract: whether it reports the counts depends on the digits of an id."""
+
+    __slots__ = ()
+
+    def parse_payload(self, payload, event="message"):
+        events = super().parse_payload(payload, event)
+        if payload.get("responseId", "").endswith("19"):
+            return events
+        return [UsageReport(e.input_tokens) if isinstance(e, UsageReport) else e for e in events]
+
+
+def test_a_counting_slot_is_made_only_where_other_digits_change_nothing_but_the_counts() -> None:
+    from probe.derive import _CountingSlot
+
+    data = gemini_event(" a", response_id="rX7q0aZ19")[len(b"data: ") : -len(b"\r\n\r\n")]
+    parser = ParserReadingAnId()
+    parsed = parser.parse_payload(json.loads(data))[1:]
+    assert [type(e) for e in parsed] == [TextDelta, UsageReport]
+    assert _CountingSlot.of(data, parsed, parser, "message") is None
+
+
+@pytest.mark.parametrize(
+    ("count", "corrupt"),
+    [
+        (b'"candidatesTokenCount":16,', b'"candidatesTokenCount":,'),  # a number without its digits
+        (b'"candidatesTokenCount":16,', b'"candidatesTokenCount":05,'),  # a leading zero
+        (b'"candidatesTokenCount":16,', b'"candidatesTokenCount":1,5'),  # a digit moved past the comma
+        (b'"index":0}', b'"index":00}'),  # a digit added
+    ],
+)
+def test_a_malformed_number_inside_a_run_of_counted_events_fails_the_sample(count: bytes, corrupt: bytes) -> None:
+    """A counting slot reads digits only where its event has them, and no number starting with a 0: an event whose
+    digits make it invalid JSON is parsed, and fails the sample as the decoder's way does."""
+    events = running_stream([f" w{i}" for i in range(30)])
+    assert count in events[15]
+    events[15] = events[15].replace(count, corrupt)
+    exchange = stream(one_read_per_event(events))
+    assert_decoded_as_by_the_sse_decoder(exchange, gemini)
+    sample = derive_sample(exchange, request(), gemini, WordCounter(), sample_id="s", run_id="r")
+    assert sample.error_kind == "protocol"
+
+
+def test_a_counting_slot_takes_new_places_only_from_an_event_of_its_shape() -> None:
+    """From the 10th event on, each names its candidates twice: JSON takes the second text, and the slot, whose
+    text is the first string, must not take such an event as one of its own when a count grows a digit there."""
+    events = running_stream([f" w{i}" for i in range(30)])
+    for i in range(10, 30):
+        events[i] = events[i].replace(b',"usageMetadata"', b',"candidates":[{"content":{"parts":[{"text":" other"}]}}],"usageMetadata"')
+    assert_decoded_as_by_the_sse_decoder(stream(one_read_per_event(events)), gemini)

@@ -48,7 +48,9 @@ class Parser(Protocol):
     def parse_payload(self, payload: dict[str, Any], event: str = "message") -> list[StreamEvent]:
         """``parse`` of an event whose data is this JSON object, for ``probe.derive``, which parses whole streams
         in one go. The events must depend on the payload and the event's name alone, apart from what the parser
-        remembers of events that carried more than text (``probe.derive._TextSlot`` relies on it)."""
+        remembers of events that carried more than text and counts; and a usage report must report a count
+        whenever the key it is read from holds a whole number from 0 to 2**63 - 1 (``probe.derive._TextSlot``
+        relies on both)."""
         ...
 
 
