@@ -230,12 +230,13 @@ def _decode_plain_stream(
     ``event: NAME`` then ``data: X`` (Anthropic, the Responses API), one after another from the first byte to the
     last; LF line ends, or CRLF throughout (Google's); no secret anywhere; however the reads split it. ``None`` for
     any other stream, which the SSE decoder then takes; where this applies, both give the same events at the same
-    times.
+    times, but for usage reports that a later one repeats (``_CountingSlot``): the same sample.
 
     Why: SSE decoding and a parse call per event cost about 12,000 of the 40,000 instructions a read takes to
     derive (callgrind, ``bench/README.md``). Here one regular expression finds every event's name and data in one
     call, and a JSON object's bytes go straight to orjson and the dialect's ``parse_payload``; an event that
-    differs from an earlier one only in its text is not parsed at all (``_TextSlot``).
+    differs from an earlier one only in its text (``_TextSlot``), or in its text and the digits of its counts
+    (``_CountingSlot``), is not parsed at all.
     """
     payloads = exchange.read_payloads
     if not payloads:
@@ -295,7 +296,7 @@ def _decode_plain_stream(
                 return None
             parsed = parse_payload(payload, name)
             if slot is not None:
-                if slot.counts is not None and name == slot_name:
+                if isinstance(slot, _CountingSlot) and name == slot_name:
                     slot.adopt(data)  # where its counts have grown a digit, it takes their new places
             elif not slot_sought and type(parsed[0] if parsed else None) is TextDelta:
                 # once: where this event's shape is not the next one's, it would not pay
