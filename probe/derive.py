@@ -413,8 +413,9 @@ class _CountingSlot:
     digits, as in the slot's. A parser then gives the text, and counts of the same kinds as the slot's event gave
     (``counts``): its events may depend on the payload alone and it must report a count wherever the key holds such
     a number (``Parser.parse_payload``), which a probe checks before the slot is used, with a probe text and every
-    digit after the text changed. When a count grows a digit, the event is parsed, and if it is of the slot's shape
-    but for its digits, the slot takes the new places (``adopt``).
+    digit after the text changed (digits in ids and keys too: only what the probe shows to change nothing but counts
+    may vary). When a count grows a digit, the event is parsed, and if it is of the slot's shape but for its
+    digits, the slot takes the new places (``adopt``).
 
     Only the text is read from the slot: the counts of a run of such events are the last event's, parsed when the
     run ends (``_settle``). Usage reports are cumulative and derivation keeps the last count of each kind, so the

@@ -512,9 +512,8 @@ def gemini_event(text: str | None, *, counts: tuple[int, ...] = (9, 1, 10), fini
     if finish:
         candidate["finishReason"] = finish
     prompt, candidates, total = counts
-    payload = {"candidates": [candidate],
-               "usageMetadata": {"promptTokenCount": prompt, "candidatesTokenCount": candidates, "totalTokenCount": total},
-               "modelVersion": model, "responseId": response_id}
+    counted = {"promptTokenCount": prompt, "candidatesTokenCount": candidates, "totalTokenCount": total}
+    payload = {"candidates": [candidate], "usageMetadata": counted, "modelVersion": model, "responseId": response_id}
     return b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\r\n\r\n"
 
 
@@ -528,7 +527,8 @@ def without_superseded_usage(timed: list) -> list:
     """The events but for each usage report whose every count a later report gives again: those derivation never
     reads (the last count of each kind wins), and a run of events read from a counting slot leaves them out."""
     def kinds(report: UsageReport) -> set[str]:
-        return {name for name in ("input_tokens", "output_tokens", "reasoning_tokens") if getattr(report, name) is not None}
+        names = ("input_tokens", "output_tokens", "reasoning_tokens")
+        return {name for name in names if getattr(report, name) is not None}
 
     kept = []
     for i, (t_ns, event) in enumerate(timed):
@@ -670,6 +670,7 @@ def test_a_counting_slot_takes_new_places_only_from_an_event_of_its_shape() -> N
     """From the 10th event on, each names its candidates twice: JSON takes the second text, and the slot, whose
     text is the first string, must not take such an event as one of its own when a count grows a digit there."""
     events = running_stream([f" w{i}" for i in range(30)])
+    twice = b',"candidates":[{"content":{"parts":[{"text":" other"}]}}],"usageMetadata"'
     for i in range(10, 30):
-        events[i] = events[i].replace(b',"usageMetadata"', b',"candidates":[{"content":{"parts":[{"text":" other"}]}}],"usageMetadata"')
+        events[i] = events[i].replace(b',"usageMetadata"', twice)
     assert_decoded_as_by_the_sse_decoder(stream(one_read_per_event(events)), gemini)

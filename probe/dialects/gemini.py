@@ -149,8 +149,8 @@ def _parse_candidate(candidate: dict[str, Any], events: list[StreamEvent], finis
 
 
 def _usage(usage: dict[str, Any]) -> UsageReport | None:
-    """The counts in ``usageMetadata``; ``None`` when it holds none. (Read with every chunk of every stream: an
-    absent count is not looked at twice, and the report is built from positions, not keywords.)"""
+    """The counts in ``usageMetadata``; ``None`` when it holds none. (Gemini sends them with every chunk: an absent
+    count is not looked at twice, and the report is built from positions, not keywords.)"""
     prompt = usage.get("promptTokenCount")
     if prompt is not None:
         prompt = int_or_none(prompt)
