@@ -462,13 +462,21 @@ def test_any_text_in_the_slot_comes_out_as_the_parser_would_give_it(text: str) -
         assert _decode(exchange, openai_chat, (KEY,)) == _decode_read_by_read(exchange, openai_chat, (KEY,))
 
 
-class CountingParser(openai_chat.Parser):
-    __slots__ = ()
-    parsed = 0
+def counting(parser_class: type) -> type:
+    """``parser_class`` with a count of its ``parse_payload`` calls (the class's ``parsed``), copies' too."""
 
-    def parse_payload(self, payload, event="message"):
-        CountingParser.parsed += 1
-        return super().parse_payload(payload, event)
+    class Counting(parser_class):
+        __slots__ = ()
+        parsed = 0
+
+        def parse_payload(self, payload, event="message"):
+            type(self).parsed += 1
+            return super().parse_payload(payload, event)
+
+    return Counting
+
+
+CountingParser = counting(openai_chat.Parser)
 
 
 def test_an_event_like_an_earlier_one_but_for_its_text_is_not_parsed() -> None:
@@ -566,13 +574,7 @@ def test_events_with_running_counts_decode_as_the_sse_decoder_decodes_them(every
         assert usage_reports[-1] == UsageReport(input_tokens=9, output_tokens=len(texts), reasoning_tokens=None)
 
 
-class CountingGeminiParser(gemini.Parser):
-    __slots__ = ()
-    parsed = 0
-
-    def parse_payload(self, payload, event="message"):
-        CountingGeminiParser.parsed += 1
-        return super().parse_payload(payload, event)
+CountingGeminiParser = counting(gemini.Parser)
 
 
 def test_of_a_run_of_events_with_running_counts_only_the_last_is_parsed() -> None:
