@@ -24,6 +24,7 @@ import copy
 import re
 from collections.abc import Callable, Sequence
 from itertools import accumulate
+from operator import itemgetter
 from types import ModuleType
 from typing import Any
 
@@ -436,7 +437,8 @@ class _CountingSlot:
         self._prefix = prefix
         self._shape = shape  # the bytes after the text, without their digits
         self._mask = b""  # the bytes after the text, each digit a 0
-        self._leading: tuple[int, ...] = ()  # where, among them, a number of two digits or more starts
+        # the first digit of each number of two digits or more among them, and their first byte (never a digit)
+        self._leading: Callable[[bytes], tuple[int, ...]] = itemgetter(0, 0)
 
     @classmethod
     def of(cls, data: bytes, parsed: list[StreamEvent], parser: Parser, name: str) -> _CountingSlot | None:
@@ -489,28 +491,22 @@ class _CountingSlot:
                     leading.append(at + len(part) - len(digits))
             at += len(part)
         self._mask = after.translate(_DIGITS_AS_ZERO)
-        self._leading = tuple(leading)
+        self._leading = itemgetter(0, 0, *leading)  # a tuple however many; the first byte is never a digit
         return True
 
     def text_of(self, data: bytes) -> str | None:
-        """The text of an event of this shape; ``None`` for any other event, and for an empty text."""
+        """The text of an event of this shape; ``None`` for any other event, and for an empty text. The bytes after
+        the text are as long as the mask, so the text is what lies between them and the prefix."""
         prefix = self._prefix
-        if not data.startswith(prefix):
+        start, end = len(prefix), len(data) - len(self._mask)
+        if end - start < 3 or not data.startswith(prefix) or data[start] != 0x22:  # '"': only a string
             return None
-        start = len(prefix)
-        string = _JSON_STRING.match(data, start)
-        if string is None:
-            return None
-        end = string.end()
         after = data[end:]
-        if end - start < 3 or after.translate(_DIGITS_AS_ZERO) != self._mask:
+        if after.translate(_DIGITS_AS_ZERO) != self._mask or 0x30 in self._leading(after):  # no number starts with 0
             return None
-        for at in self._leading:
-            if after[at] == 0x30:  # '0': a number cannot start with it
-                return None
         try:
-            text: str = orjson.loads(data[start:end])  # a string, or an error
-        except orjson.JSONDecodeError:
+            text: str = orjson.loads(data[start:end])  # one string, or an error
+        except orjson.JSONDecodeError:  # not one string: '"a", "b"', or a quote left unescaped
             return None
         return text
 

@@ -676,3 +676,11 @@ def test_a_counting_slot_takes_new_places_only_from_an_event_of_its_shape() -> N
     for i in range(10, 30):
         events[i] = events[i].replace(b',"usageMetadata"', twice)
     assert_decoded_as_by_the_sse_decoder(stream(one_read_per_event(events)), gemini)
+
+
+@pytest.mark.parametrize("value", [None, 123, True, [" a"], {"text": " a"}])
+def test_a_value_that_is_not_a_string_where_a_counted_text_goes_is_parsed(value: object) -> None:
+    events = running_stream([f" w{i}" for i in range(30)])
+    events[15] = events[15].replace(b'"text":" w15"', b'"text":' + json.dumps(value, separators=(",", ":")).encode())
+    assert events[15] != running_stream([f" w{i}" for i in range(30)])[15]
+    assert_decoded_as_by_the_sse_decoder(stream(one_read_per_event(events)), gemini)
