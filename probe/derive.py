@@ -379,11 +379,7 @@ class _TextSlot:
         if at == -1:
             return None
         prefix, suffix = data[:at], data[at + len(literal) :]
-        try:
-            probed = copy.copy(parser).parse_payload(orjson.loads(prefix + cls._PROBE_LITERAL + suffix), name)
-        except orjson.JSONDecodeError:
-            return None
-        if probed != [TextDelta(delta.channel, cls._PROBE_TEXT)]:
+        if _probed(prefix + cls._PROBE_LITERAL + suffix, parser, name) != [TextDelta(delta.channel, cls._PROBE_TEXT)]:
             return None
         return cls(prefix, suffix, delta.channel)
 
@@ -427,16 +423,15 @@ class _CountingSlot:
     (``bench/README.md``).
     """
 
-    __slots__ = ("channel", "counts", "_prefix", "_shape", "_mask", "_leading")
+    __slots__ = ("channel", "counts", "_prefix", "_mask", "_leading")
 
     _OTHER_DIGITS = bytes.maketrans(b"0123456789", b"1234567891")  # no zero: no number gains a leading zero
 
-    def __init__(self, channel: Channel, counts: tuple[bool, bool, bool], prefix: bytes, shape: bytes) -> None:
+    def __init__(self, channel: Channel, counts: tuple[bool, bool, bool], prefix: bytes, mask: bytes) -> None:
         self.channel = channel
         self.counts = counts  # the kinds of counts reported: input, output, reasoning
         self._prefix = prefix
-        self._shape = shape  # the bytes after the text, without their digits
-        self._mask = b""  # the bytes after the text, each digit a 0
+        self._mask = mask  # the bytes after the text, each digit a 0 (``adopt`` checks its numbers)
         # the first digit of each number of two digits or more among them, and their first byte (never a digit)
         self._leading: Callable[[bytes], tuple[int, ...]] = itemgetter(0, 0)
 
@@ -453,19 +448,16 @@ class _CountingSlot:
             return None
         prefix, after = data[:at], data[at + len(literal) :]
         counts = _reported_kinds(report)
-        probe = prefix + _TextSlot._PROBE_LITERAL + after.translate(cls._OTHER_DIGITS)
-        try:
-            probed = copy.copy(parser).parse_payload(orjson.loads(probe), name)
-        except orjson.JSONDecodeError:
-            return None
+        probed = _probed(prefix + _TextSlot._PROBE_LITERAL + after.translate(cls._OTHER_DIGITS), parser, name)
         if (
-            len(probed) != 2
+            probed is None
+            or len(probed) != 2
             or probed[0] != TextDelta(delta.channel, _TextSlot._PROBE_TEXT)
             or type(probed[1]) is not UsageReport
             or _reported_kinds(probed[1]) != counts
         ):
             return None
-        slot = cls(delta.channel, counts, prefix, after.translate(None, _DIGITS))
+        slot = cls(delta.channel, counts, prefix, after.translate(_DIGITS_AS_ZERO))
         return slot if slot.adopt(data) else None
 
     def adopt(self, data: bytes) -> bool:
@@ -478,7 +470,7 @@ class _CountingSlot:
         if string is None:
             return False
         after = data[string.end() :]
-        if after.translate(None, _DIGITS) != self._shape:
+        if after.translate(None, _DIGITS) != self._mask.translate(None, b"0"):  # the same bytes but for digits
             return False
         leading: list[int] = []
         at = 0
@@ -509,6 +501,14 @@ class _CountingSlot:
         except orjson.JSONDecodeError:  # not one string: '"a", "b"', or a quote left unescaped
             return None
         return text
+
+
+def _probed(data: bytes, parser: Parser, name: str) -> list[StreamEvent] | None:
+    """What a copy of ``parser`` gives for a probe payload of an event called ``name``; ``None`` if it is not JSON."""
+    try:
+        return copy.copy(parser).parse_payload(orjson.loads(data), name)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _reported_kinds(report: UsageReport) -> tuple[bool, bool, bool]:
