@@ -6,10 +6,14 @@ the loop's idle time -> commits to SQLite there too) against a simulator in its 
 time of the same bytes), decode-speed error p99, client CPU per 1,000 streamed chunks, peak RSS, and the
 simulator's own lateness on the token events being measured. A level whose simulator was late (p99 over 10 ms,
 one inter-chunk gap: the stream it sent was no longer the workload asked for) is reported as such, without a
-client figure.
+client figure. Each level names the targets of issue 7 its figures miss, if any.
+
+With ``--repeat N`` the whole set runs N times, then a summary gives each level's range of figures over the runs,
+how many runs missed a target, and CPU per 1,000 chunks by the steal the runs saw: on a shared virtual machine
+one run says little, and the CPU figure rises with the time other guests take.
 
     .venv/bin/python bench/accuracy.py [--levels 1,16,64,256] [--api openai-chat|...|all] [--model bench-1tok]
-                                       [--loop probe|asyncio|uvloop]
+                                       [--loop probe|asyncio|uvloop] [--repeat N]
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 def cpu_ticks() -> tuple[int, int] | None:
@@ -38,6 +44,53 @@ def cpu_ticks() -> tuple[int, int] | None:
 SERVER_LATE_P99_MS = 10.0  # one inter-chunk gap: later than that, the chunk cadence is not the workload asked for
 ROUNDS = {1: 10, 16: 3, 64: 2, 256: 2}
 APIS = ("openai-chat", "openai-responses", "anthropic-messages", "gemini")
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Issue 7's targets for one concurrency level; ``None`` where the issue sets none."""
+
+    ttft_error_p99_ms: float
+    decode_error_p99_pct: float
+    cpu_ms_per_1k_chunks: float | None = None
+    peak_rss_mb: float | None = None
+
+
+TARGETS = {
+    1: Targets(ttft_error_p99_ms=2, decode_error_p99_pct=1),
+    16: Targets(ttft_error_p99_ms=3, decode_error_p99_pct=1),
+    64: Targets(ttft_error_p99_ms=4, decode_error_p99_pct=1, cpu_ms_per_1k_chunks=40),
+    256: Targets(ttft_error_p99_ms=25, decode_error_p99_pct=3, cpu_ms_per_1k_chunks=40, peak_rss_mb=150),
+}
+STEAL_BANDS = ((0, 2), (3, 6), (7, 10), (11, 100))
+"""Steal shares (%, rounded) by which the summary groups CPU figures."""
+
+
+def missed_targets(level: dict) -> list[str]:
+    """What a level's figures miss of its targets, as text (empty when it meets them all, or has none). A level
+    whose simulator was late has no client figure to judge; a failed request, or a level whose process failed, is a
+    miss in itself."""
+    if level.get("crashed"):
+        return ["the level's process failed"]
+    targets = TARGETS.get(level["streams"])
+    if targets is None or server_was_late(level):
+        return []
+    misses = [f"{level['failures']} requests failed"] if level["failures"] else []
+    checks = (
+        ("TTFT error p99", level["ttft_error_p99_ms"], targets.ttft_error_p99_ms, "ms"),
+        ("decode error p99", level["decode_error_p99_pct"], targets.decode_error_p99_pct, "%"),
+        ("CPU/1k chunks", level["cpu_ms_per_1k_chunks"], targets.cpu_ms_per_1k_chunks, "ms"),
+        ("peak RSS", level["peak_rss_mb"], targets.peak_rss_mb, "MB"),
+    )
+    for name, figure, limit, unit in checks:
+        if limit is not None and (figure is None or figure > limit):
+            shown = "none" if figure is None else f"{figure:.3f}"
+            misses.append(f"{name} {shown} > {limit:g} {unit}")
+    return misses
+
+
+def server_was_late(level: dict) -> bool:
+    return not level.get("crashed") and level["server_lateness_p99_ms"] > SERVER_LATE_P99_MS
 
 
 def run_level(streams: int, model: str, loop: str, api: str) -> dict:
@@ -141,35 +194,101 @@ def main() -> None:
                         help="event loop: probe's own (reads gathered, derivation in idle time; what `probe run` uses), "
                              "plain asyncio with derivation on the writer thread, or uvloop (if installed), for comparison")
     parser.add_argument("--api", default="openai-chat", choices=[*APIS, "all"], help="wire dialect (all: each in turn)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="run the whole set N times, then print a summary over the runs (default: once, no summary)")
     parser.add_argument("--level", type=int, help=argparse.SUPPRESS)  # internal: run one level in this process
     args = parser.parse_args()
     if args.level is not None:
         print(json.dumps(run_level(args.level, args.model, args.loop, args.api)))
         return
-    for api in APIS if args.api == "all" else (args.api,):
-        print_levels(args, api)
+    apis = APIS if args.api == "all" else (args.api,)
+    levels: list[dict] = []
+    for _ in range(args.repeat):
+        for api in apis:
+            levels += print_levels(args, api)
+    if args.repeat > 1:
+        print()
+        print("\n".join(summary(levels, apis, args.repeat)))
 
 
-def print_levels(args: argparse.Namespace, api: str) -> None:
+def print_levels(args: argparse.Namespace, api: str) -> list[dict]:
+    """Run and print each level for ``api``; returns the levels' figures (those that ran)."""
     print(f"probe accuracy benchmark: {api}, model profile {args.model}, {args.loop} event loop, simulator in its own process")
     header = f"{'streams':>7} {'reqs':>5} {'TTFT err p50':>12} {'p99':>8} {'decode err p99':>14} {'CPU/1k chunks':>13} {'peak RSS':>9} {'server late p50/p99':>20} {'steal':>6}"
     print(header)
+    levels = []
     for level in (int(x) for x in args.levels.split(",")):
         out = subprocess.run([sys.executable, __file__, "--level", str(level), "--model", args.model, "--loop", args.loop,
                               "--api", api],
                              capture_output=True, text=True, check=False)
         if out.returncode != 0:
             print(f"{level:>7} failed: {out.stderr.strip()[-400:]}")
+            levels.append({"streams": level, "crashed": True})
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
+        levels.append(r)
         late = f"{r['server_lateness_p50_ms']:.2f}/{r['server_lateness_p99_ms']:.2f} ms"
         steal = "–" if r.get("steal_pct") is None else f"{r['steal_pct']:.0f} %"
-        if r["server_lateness_p99_ms"] > SERVER_LATE_P99_MS:
+        if server_was_late(r):
             print(f"{level:>7} {r['requests']:>5} {'server was late: no client figure':>52} {late:>20} {steal:>6}")
             continue
+        misses = missed_targets(r)
         print(f"{level:>7} {r['requests']:>5} {r['ttft_error_p50_ms']:>9.2f} ms {r['ttft_error_p99_ms']:>5.2f} ms "
               f"{r['decode_error_p99_pct']:>12.2f} % {r['cpu_ms_per_1k_chunks']:>10.1f} ms {r['peak_rss_mb']:>6.0f} MB {late:>20}"
-              f" {steal:>6}" + (f"  ({r['failures']} failed)" if r["failures"] else ""))
+              f" {steal:>6}" + (f"  misses: {'; '.join(misses)}" if misses else ""))
+    return levels
+
+
+def summary(levels: list[dict], apis: tuple[str, ...], repeat: int) -> list[str]:
+    """Each level's figures over repeated runs: ranges, target misses, and CPU per 1,000 chunks by steal."""
+    by_streams: dict[int, list[dict]] = {}
+    for level in levels:
+        by_streams.setdefault(level["streams"], []).append(level)
+    lines = [f"Summary of {repeat} runs ({', '.join(apis)}): ranges over the levels that gave a client figure",
+             f"{'streams':>7} {'levels':>6} {'TTFT err p99':>14} {'decode err p99':>15} {'CPU/1k chunks (median)':>24} "
+             f"{'peak RSS':>9} {'steal':>8} {'no figure':>9} {'missed a target':>15}"]
+    for streams, group in sorted(by_streams.items()):
+        crashed = sum(1 for level in group if level.get("crashed"))
+        measured = [level for level in group if not server_was_late(level) and not level.get("crashed")]
+        late = len(group) - len(measured) - crashed
+        missed = crashed + sum(1 for level in measured if missed_targets(level))
+        if not measured:
+            lines.append(f"{streams:>7} {len(group):>6} {'no client figure':>64} {late:>9} {missed:>15}")
+            continue
+        ttft = _span([level["ttft_error_p99_ms"] for level in measured], 2, "ms")
+        decode = _span([level["decode_error_p99_pct"] for level in measured], 2, "%")
+        cpu_figures = _cpu_figures(measured)
+        cpu = f"{_span(cpu_figures, 1, 'ms')} ({statistics.median(cpu_figures):.1f})" if cpu_figures else "–"
+        rss = max(level["peak_rss_mb"] for level in measured)
+        steal = [round(level["steal_pct"]) for level in measured if level.get("steal_pct") is not None]
+        steal_span = _span(steal, 0, "%") if steal else "–"
+        lines.append(f"{streams:>7} {len(group):>6} {ttft:>14} {decode:>15} {cpu:>24} {rss:>6.0f} MB {steal_span:>8} "
+                     f"{late:>9} {missed:>15}")
+    for streams, group in sorted(by_streams.items()):
+        targets = TARGETS.get(streams)
+        if targets is None or targets.cpu_ms_per_1k_chunks is None:
+            continue
+        bands = []
+        for low, high in STEAL_BANDS:
+            in_band = [level for level in group if level.get("steal_pct") is not None
+                       and low <= round(level["steal_pct"]) <= high and not server_was_late(level)
+                       and not level.get("crashed")]
+            cpu_figures = _cpu_figures(in_band)
+            if cpu_figures:
+                bands.append(f"steal {low}-{high} %: {len(cpu_figures)} at {_span(cpu_figures, 1, 'ms')} "
+                             f"(median {statistics.median(cpu_figures):.1f})")
+        if bands:
+            lines.append(f"CPU/1k chunks at {streams} streams by steal: " + "; ".join(bands))
+    return lines
+
+
+def _cpu_figures(levels: list[dict]) -> list[float]:
+    return [level["cpu_ms_per_1k_chunks"] for level in levels if level["cpu_ms_per_1k_chunks"] is not None]
+
+
+def _span(values: list[float], digits: int, unit: str) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.{digits}f} {unit}" if low == high else f"{low:.{digits}f}-{high:.{digits}f} {unit}"
 
 
 if __name__ == "__main__":
