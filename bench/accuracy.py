@@ -93,6 +93,11 @@ def server_was_late(level: dict) -> bool:
     return not level.get("crashed") and level["server_lateness_p99_ms"] > SERVER_LATE_P99_MS
 
 
+def gave_a_figure(level: dict) -> bool:
+    """The level ran, and its simulator kept to the workload: its client figures stand."""
+    return not level.get("crashed") and not server_was_late(level)
+
+
 def run_level(streams: int, model: str, loop: str, api: str) -> dict:
     """One concurrency level, in this process: returns the figures as a dict."""
     import anyio
@@ -249,7 +254,7 @@ def summary(levels: list[dict], apis: tuple[str, ...], repeat: int) -> list[str]
              f"{'peak RSS':>9} {'steal':>8} {'no figure':>9} {'missed a target':>15}"]
     for streams, group in sorted(by_streams.items()):
         crashed = sum(1 for level in group if level.get("crashed"))
-        measured = [level for level in group if not server_was_late(level) and not level.get("crashed")]
+        measured = [level for level in group if gave_a_figure(level)]
         late = len(group) - len(measured) - crashed
         missed = crashed + sum(1 for level in measured if missed_targets(level))
         if not measured:
@@ -270,9 +275,8 @@ def summary(levels: list[dict], apis: tuple[str, ...], repeat: int) -> list[str]
             continue
         bands = []
         for low, high in STEAL_BANDS:
-            in_band = [level for level in group if level.get("steal_pct") is not None
-                       and low <= round(level["steal_pct"]) <= high and not server_was_late(level)
-                       and not level.get("crashed")]
+            in_band = [level for level in group if gave_a_figure(level) and level.get("steal_pct") is not None
+                       and low <= round(level["steal_pct"]) <= high]
             cpu_figures = _cpu_figures(in_band)
             if cpu_figures:
                 bands.append(f"steal {low}-{high} %: {len(cpu_figures)} at {_span(cpu_figures, 1, 'ms')} "
