@@ -8,8 +8,9 @@ stretch between two polls longer than ``--longer-than`` milliseconds:
 
 - its wall time, the loop thread's CPU in it, the time the thread waited in the run queue for a CPU (another
   task had it: Linux ``/proc/self/task/<tid>/schedstat``) and the machine's steal ticks (the hypervisor had it);
-- what took its time: callbacks by name (reads, task steps), the writer's pieces (derivation, commits) and
-  collections by generation. These overlap: a collection runs inside whatever allocated.
+- what took its time: callbacks by name (reads, task steps), the writer's pieces (derivation, commits),
+  collections by generation, and the selector's sleep between polls (its wall time, and the thread's CPU in it).
+  These overlap: a collection runs inside whatever allocated.
 
 A diagnostic, not a benchmark: it patches asyncio's ``Handle._run`` and probe's writer to time them, which costs
 the loop time of its own. Run it several times; stalls vary from run to run.
@@ -120,6 +121,24 @@ def instrument(log: StallLog) -> None:
             log.spent[f"collection, generation {info['generation']}"] += time.perf_counter_ns() - collection_started[0]
 
     gc.callbacks.append(collection)
+
+    selector_init = GatheringSelector.__init__
+
+    def init(self, **options):  # type: ignore[no-untyped-def]
+        selector_init(self, **options)
+        sleep = self._sleep
+
+        def timed_sleep(seconds: float) -> None:  # the gap's sleep: its wall time, and any CPU the thread used in it
+            started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
+            try:
+                sleep(seconds)
+            finally:
+                log.spent["selector sleep"] += time.perf_counter_ns() - started
+                log.spent["selector sleep, CPU"] += time.thread_time_ns() - cpu_started
+
+        self._sleep = timed_sleep
+
+    GatheringSelector.__init__ = init  # type: ignore[method-assign]
 
 
 def main() -> None:
