@@ -185,7 +185,7 @@ def run_level(streams: int, model: str, loop: str, api: str) -> dict:
         "peak_rss_mb": peak_rss_mb,
         "server_lateness_p50_ms": lateness.p50_ms,
         "server_lateness_p99_ms": lateness.p99_ms,
-        "server_priority": None,
+        "server_priority": sim.priority,  # "SCHED_RR", "nice -10", or None when the OS refused both
         "steal_pct": (100 * (ticks_after[0] - ticks_before[0]) / max(1, ticks_after[1] - ticks_before[1])
                       if ticks_before and ticks_after else None),
     }
@@ -241,7 +241,15 @@ def print_levels(args: argparse.Namespace, api: str) -> list[dict]:
         print(f"{level:>7} {r['requests']:>5} {r['ttft_error_p50_ms']:>9.2f} ms {r['ttft_error_p99_ms']:>5.2f} ms "
               f"{r['decode_error_p99_pct']:>12.2f} % {r['cpu_ms_per_1k_chunks']:>10.1f} ms {r['peak_rss_mb']:>6.0f} MB {late:>20}"
               f" {steal:>6}" + (f"  misses: {'; '.join(misses)}" if misses else ""))
+    print(priority_line(levels))
     return levels
+
+
+def priority_line(levels: list[dict]) -> str:
+    """What scheduling priority the simulator got, over the levels that ran: the issue asks for a raised one where
+    the machine allows, and a level whose simulator ran at the client's priority measures less of the client."""
+    got = sorted({level["server_priority"] or "not raised (the OS refused)" for level in levels if not level.get("crashed")})
+    return f"simulator priority: {', '.join(got) if got else 'none ran'}"
 
 
 def summary(levels: list[dict], apis: tuple[str, ...], repeat: int) -> list[str]:

@@ -111,3 +111,12 @@ def test_the_summary_counts_misses_and_levels_without_a_figure() -> None:
         "steal 3-6 %: 1 at 30.0 ms (median 30.0); steal 11-100 %: 1 at 41.0 ms (median 41.0)"
     )
     assert lines[5] == "CPU/1k chunks at 256 streams by steal: steal 0-2 %: 1 at 24.0 ms (median 24.0)"
+
+
+def test_the_simulators_priority_is_named_as_it_was_got() -> None:
+    assert accuracy.priority_line([level(16, server_priority="SCHED_RR"), level(64, server_priority="SCHED_RR")]) == (
+        "simulator priority: SCHED_RR"
+    )
+    refused = [level(16, server_priority=None), level(64, server_priority="nice -10"), {"streams": 256, "crashed": True}]
+    assert accuracy.priority_line(refused) == "simulator priority: nice -10, not raised (the OS refused)"
+    assert accuracy.priority_line([{"streams": 1, "crashed": True}]) == "simulator priority: none ran"
