@@ -13,12 +13,13 @@ how many runs missed a target, and CPU per 1,000 chunks by the steal the runs sa
 one run says little, and the CPU figure rises with the time other guests take.
 
     .venv/bin/python bench/accuracy.py [--levels 1,16,64,256] [--api openai-chat|...|all] [--model bench-1tok]
-                                       [--loop probe|asyncio|uvloop] [--repeat N]
+                                       [--loop probe|asyncio|uvloop] [--repeat N] [--steal BUSY/PERIOD]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import statistics
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,6 +203,10 @@ def main() -> None:
     parser.add_argument("--api", default="openai-chat", choices=[*APIS, "all"], help="wire dialect (all: each in turn)")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="run the whole set N times, then print a summary over the runs (default: once, no summary)")
+    from contention import parse_steal  # beside this script
+    parser.add_argument("--steal", type=parse_steal, metavar="BUSY/PERIOD",
+                        help="emulated steal while each level runs: a thief per CPU at real-time priority, busy BUSY ms "
+                             "out of every PERIOD ms on average (e.g. 8/40); see bench/contention.py (needs root)")
     parser.add_argument("--level", type=int, help=argparse.SUPPRESS)  # internal: run one level in this process
     args = parser.parse_args()
     if args.level is not None:
@@ -218,14 +224,17 @@ def main() -> None:
 
 def print_levels(args: argparse.Namespace, api: str) -> list[dict]:
     """Run and print each level for ``api``; returns the levels' figures (those that ran)."""
-    print(f"probe accuracy benchmark: {api}, model profile {args.model}, {args.loop} event loop, simulator in its own process")
+    thieves = f", CPU thieves busy {args.steal[0]:g} ms of every {args.steal[1]:g}" if args.steal else ""
+    print(f"probe accuracy benchmark: {api}, model profile {args.model}, {args.loop} event loop, simulator in its own process"
+          + thieves)
     header = f"{'streams':>7} {'reqs':>5} {'TTFT err p50':>12} {'p99':>8} {'decode err p99':>14} {'CPU/1k chunks':>13} {'peak RSS':>9} {'server late p50/p99':>20} {'steal':>6}"
     print(header)
     levels = []
     for level in (int(x) for x in args.levels.split(",")):
-        out = subprocess.run([sys.executable, __file__, "--level", str(level), "--model", args.model, "--loop", args.loop,
-                              "--api", api],
-                             capture_output=True, text=True, check=False)
+        with _thieves(args.steal):
+            out = subprocess.run([sys.executable, __file__, "--level", str(level), "--model", args.model,
+                                  "--loop", args.loop, "--api", api],
+                                 capture_output=True, text=True, check=False)
         if out.returncode != 0:
             print(f"{level:>7} failed: {out.stderr.strip()[-400:]}")
             levels.append({"streams": level, "crashed": True})
@@ -243,6 +252,21 @@ def print_levels(args: argparse.Namespace, api: str) -> list[dict]:
               f" {steal:>6}" + (f"  misses: {'; '.join(misses)}" if misses else ""))
     print(priority_line(levels))
     return levels
+
+
+@contextlib.contextmanager
+def _thieves(steal: tuple[float, float] | None) -> Iterator[None]:
+    """CPU thieves for one level when ``--steal`` asks for them (started before the level's process, so its start-up
+    is contended too), else nothing."""
+    if steal is None:
+        yield
+        return
+    from contention import CpuThieves
+
+    with CpuThieves(*steal) as thieves:
+        if thieves.refused:
+            sys.exit("--steal: the thieves need real-time priority (SCHED_FIFO), which this user may not set")
+        yield
 
 
 def priority_line(levels: list[dict]) -> str:

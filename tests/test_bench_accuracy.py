@@ -1,9 +1,12 @@
 """The accuracy benchmark's judgement of its own figures: which of issue 7's targets a level misses, and the summary
-over repeated runs. The figures themselves are measured by the benchmark, never here; these levels are made up."""
+over repeated runs; and how its ``--steal`` option reads. The figures themselves are measured by the benchmark,
+never here; these levels are made up."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -11,9 +14,9 @@ from types import ModuleType
 import pytest
 
 
-def _load_accuracy() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / "accuracy.py"
-    spec = importlib.util.spec_from_file_location("bench_accuracy", path)
+def _load_bench(name: str) -> ModuleType:
+    path = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up by name
@@ -21,7 +24,8 @@ def _load_accuracy() -> ModuleType:
     return module
 
 
-accuracy = _load_accuracy()
+accuracy = _load_bench("accuracy")
+contention = _load_bench("contention")
 
 
 def level(streams: int, **figures: object) -> dict:
@@ -120,3 +124,14 @@ def test_the_simulators_priority_is_named_as_it_was_got() -> None:
     refused = [level(16, server_priority=None), level(64, server_priority="nice -10"), {"streams": 256, "crashed": True}]
     assert accuracy.priority_line(refused) == "simulator priority: nice -10, not raised (the OS refused)"
     assert accuracy.priority_line([{"streams": 1, "crashed": True}]) == "simulator priority: none ran"
+
+
+@pytest.mark.parametrize("text, expected", [("8/40", (8.0, 40.0)), ("0.5/2", (0.5, 2.0))])
+def test_emulated_steal_is_busy_milliseconds_out_of_a_period(text: str, expected: tuple[float, float]) -> None:
+    assert contention.parse_steal(text) == expected
+
+
+@pytest.mark.parametrize("text", ["8", "8/40/2", "a/40", "40/40", "50/40", "0/40", "-1/40"])
+def test_emulated_steal_that_is_not_a_share_of_its_period_is_refused(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=re.escape(repr(text))):
+        contention.parse_steal(text)
