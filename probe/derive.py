@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import re
-from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 from operator import itemgetter
@@ -105,8 +104,8 @@ def derive_sample(
     if _has_line_longer_than(MAX_LINE_BYTES, exchange.read_payloads):
         return failed("too_large", f"a line of the stream is longer than {MAX_LINE_BYTES / 2**20:g} MiB")
 
-    timed_events, pending_at_eof, last_token_ends_its_read = _decode(exchange, dialect, secrets)
-    arrivals = TokenArrivals(last_ends_its_read=last_token_ends_its_read)
+    timed_events, pending_at_eof = _decode(exchange, dialect, secrets)
+    arrivals = TokenArrivals()
     arrival_times, arrival_channels, arrival_tokens = arrivals.t_ns, arrivals.channels, arrivals.tokens
     texts: dict[str, list[str]] = {"answer": [], "reasoning": [], "refusal": [], "tool": []}
     usage_reports: list[UsageReport] = []
@@ -179,7 +178,6 @@ def derive_sample(
         timing.first_read_tokens,
         timing.first_token_ns,
         timing.last_token_ns,
-        timing.untimed_last_tokens,
     )
     return Sample(status="ok", output_tps=output_tps, **{**base, **measured})
 
@@ -193,67 +191,47 @@ def answer_text(exchange: Exchange, dialect: ModuleType, secrets: tuple[str, ...
         return None
     if _has_line_longer_than(MAX_LINE_BYTES, exchange.read_payloads):
         return None
-    events, _, _ = _decode(exchange, dialect, secrets)
+    events, _ = _decode(exchange, dialect, secrets)
     return "".join(e.text for _, e in events if isinstance(e, TextDelta) and e.channel == "answer")
 
 
 def _decode(
     exchange: Exchange, dialect: ModuleType, secrets: tuple[str, ...] = ()
-) -> tuple[list[tuple[int, StreamEvent]], bool, bool]:
-    """SSE-decode every read and parse each event, keeping the arrival time of the read that completed it.
-
-    Also returns whether there was an unterminated event at the end, and whether the last token-bearing event was
-    the last thing its read carried: a read's stamp is the arrival of its last byte, so only then does it time the
-    token (``probe.timing``)."""
-    plain = _decode_plain_stream(exchange, dialect.Parser(), secrets)
-    if plain is not None:
-        timed, last_token_ends_its_read = plain
-        return timed, False, last_token_ends_its_read
+) -> tuple[list[tuple[int, StreamEvent]], bool]:
+    """SSE-decode every read and parse each event, keeping the arrival time of the read that completed it."""
+    timed = _decode_plain_stream(exchange, dialect.Parser(), secrets)
+    if timed is not None:
+        return timed, False
     return _decode_read_by_read(exchange, dialect, secrets)
 
 
 def _decode_read_by_read(
     exchange: Exchange, dialect: ModuleType, secrets: tuple[str, ...] = ()
-) -> tuple[list[tuple[int, StreamEvent]], bool, bool]:
-    """``_decode`` through the SSE decoder, which takes any stream the specification allows.
-
-    A token-bearing event ends its read when it is the last event the read completed, the decoder holds nothing of
-    a next event after the read, and no comment came in the read. A field line other than ``data:`` and ``event:``
-    between it and the read's end (``id:``, ``retry:``) goes unseen: such a read counts as ending with the token,
-    as every read did before this was asked."""
+) -> tuple[list[tuple[int, StreamEvent]], bool]:
+    """``_decode`` through the SSE decoder, which takes any stream the specification allows."""
     decoder = SSEDecoder()
     parse = dialect.Parser().parse  # a new parser: parsers keep state, and the way above may have begun
     timed: list[tuple[int, StreamEvent]] = []
-    last_token_ends_its_read = True
     for t_ns, chunk in zip(exchange.read_times, exchange.read_payloads):
-        comments = decoder.comments
-        token_in_last_event = False
         for sse_event in decoder.feed(chunk):
             if secrets:
                 data = without_secrets(sse_event.data, secrets)
                 if data != sse_event.data:  # a new event only when a secret was there
                     sse_event = SSEEvent(data, sse_event.event, sse_event.id)
-            token_in_last_event = False
             for event in parse(sse_event):
                 timed.append((t_ns, event))
-                if type(event) is TextDelta:
-                    token_in_last_event = True
-                    last_token_ends_its_read = False  # until the read is seen to end with this event
-        if token_in_last_event:
-            last_token_ends_its_read = decoder.comments == comments and decoder.between_events
     decoder.close()
-    return timed, decoder.pending_at_eof, last_token_ends_its_read
+    return timed, decoder.pending_at_eof
 
 
 def _decode_plain_stream(
     exchange: Exchange, parser: Parser, secrets: tuple[str, ...]
-) -> tuple[list[tuple[int, StreamEvent]], bool] | None:
+) -> list[tuple[int, StreamEvent]] | None:
     """``_decode`` for the usual stream of every dialect: events of ``data: X`` (OpenAI-style, Gemini) or of
     ``event: NAME`` then ``data: X`` (Anthropic, the Responses API), one after another from the first byte to the
     last; LF line ends, or CRLF throughout (Google's); no secret anywhere; however the reads split it. ``None`` for
     any other stream, which the SSE decoder then takes; where this applies, both give the same events at the same
-    times, but for usage reports that a later one repeats (``_CountingSlot``): the same sample. With the events,
-    whether the last token-bearing one ended its read (``_decode``).
+    times, but for usage reports that a later one repeats (``_CountingSlot``): the same sample.
 
     Why: SSE decoding and a parse call per event cost about 12,000 of the 40,000 instructions a read takes to
     derive (callgrind, ``bench/README.md``). Here one regular expression finds every event's name and data in one
@@ -291,7 +269,6 @@ def _decode_plain_stream(
     slot_name = ""  # the name of the events the slot was made from: it holds for no other
     slot_sought = False
     unsettled: bytes | None = None  # the payload of the last event of a run read from a counting slot
-    last_token_end = -1  # where the last token-bearing event ends, as ``event_end`` counts
     framing = len(b"data: ") + 2 * len(line_end)
     # The decoder ends a line at a CR already, so an event whose lines end in CRLF is complete at its last CR, the
     # byte before its end: counted from -1, ``event_end`` is that CR's end.
@@ -307,7 +284,6 @@ def _decode_plain_stream(
             text = slot.text_of(data)
             if text is not None:
                 append((read_times[read], TextDelta(slot.channel, text)))
-                last_token_end = event_end
                 if slot.counts is not None:
                     unsettled = data
                 continue
@@ -336,17 +312,11 @@ def _decode_plain_stream(
         t_ns = read_times[read]
         for stream_event in parsed:
             append((t_ns, stream_event))
-            if type(stream_event) is TextDelta:
-                last_token_end = event_end
     if event_end != len(body) - (line_end == b"\r\n"):  # matches found apart: something else lies between them
         return None
     if unsettled is not None:
         _settle(timed, unsettled, parse_payload, slot_name)
-    # The read that completed it holds no later byte: it ends at the event's end (CRLF: at its last CR or LF).
-    last_token_ends_its_read = last_token_end < 0 or (
-        read_ends[bisect_left(read_ends, last_token_end)] <= last_token_end + (line_end == b"\r\n")
-    )
-    return timed, last_token_ends_its_read
+    return timed
 
 
 def _settle(

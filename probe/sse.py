@@ -67,11 +67,6 @@ class SSEDecoder:
                 self._field(raw.decode("utf-8", "replace"))
         return events
 
-    @property
-    def between_events(self) -> bool:
-        """Nothing of a next event is held: the reads so far ended where an event (or a comment) did."""
-        return not (self._buffer or self._data or self._event)
-
     def _whole_event(self, chunk: bytes) -> SSEEvent | None:
         """The usual read of a stream, decoded without splitting it into lines: exactly one event, either
         ``data: X`` or ``event: E`` then ``data: X``, LF-terminated, with nothing pending before it. ``None`` for
