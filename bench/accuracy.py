@@ -271,7 +271,7 @@ def _thieves(steal: tuple[float, float] | None) -> Iterator[None]:
 
 def priority_line(levels: list[dict]) -> str:
     """What scheduling priority the simulator got, over the levels that ran: the issue asks for a raised one where
-    the machine allows, and a level whose simulator ran at the client's priority measures less of the client."""
+    the machine allows it, so that the simulator does not wait behind the client it is measuring."""
     got = sorted({level["server_priority"] or "not raised (the OS refused)" for level in levels if not level.get("crashed")})
     return f"simulator priority: {', '.join(got) if got else 'none ran'}"
 

@@ -16,6 +16,7 @@ is true, and ``accuracy.py`` stops rather than print figures taken without the s
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import subprocess
@@ -63,8 +64,8 @@ def parse_steal(text: str) -> tuple[float, float]:
         busy, period = (float(part) for part in text.split("/"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected BUSY_MS/PERIOD_MS such as 8/40, got {text!r}") from None
-    if not 0 < busy < period:
-        raise argparse.ArgumentTypeError(f"busy time must be above 0 and below the period, got {text!r}")
+    if not 0 < busy < period < math.inf:
+        raise argparse.ArgumentTypeError(f"busy time must be above 0 and below a finite period, got {text!r}")
     return busy, period
 
 

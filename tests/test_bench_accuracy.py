@@ -131,7 +131,7 @@ def test_emulated_steal_is_busy_milliseconds_out_of_a_period(text: str, expected
     assert contention.parse_steal(text) == expected
 
 
-@pytest.mark.parametrize("text", ["8", "8/40/2", "a/40", "40/40", "50/40", "0/40", "-1/40"])
+@pytest.mark.parametrize("text", ["8", "8/40/2", "a/40", "40/40", "50/40", "0/40", "-1/40", "nan/40", "8/inf"])
 def test_emulated_steal_that_is_not_a_share_of_its_period_is_refused(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=re.escape(repr(text))):
         contention.parse_steal(text)
